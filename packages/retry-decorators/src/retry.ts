@@ -1,0 +1,213 @@
+import { type Backoff, backoffDelay } from './backoff.js'
+import type { RetryBudget } from './budget.js'
+import { anySignal, type CallScope, earliest, scopeStorage } from './context.js'
+import { ResultRejectedError, RetryError } from './errors.js'
+import { retryAfterMs } from './retry-after.js'
+import { isTransientError } from './transient.js'
+
+/** Passed to `onRetry` before each wait. */
+export interface RetryEvent {
+  /** The attempt that just failed, 1-based. */
+  attempt: number
+  /** Its error (a {@link ResultRejectedError} when `retryOnResult` asked for the retry). */
+  error: unknown
+  /** How long {@link retry} now waits before the next attempt. */
+  delayMs: number
+}
+
+/** Options of {@link retry} and `@Retry`. */
+export interface RetryOptions<T = unknown> {
+  /**
+   * Total tries INCLUDING the first one (resilience4j's meaning), not the number of retries:
+   * `maxAttempts: 3` is one call plus at most two retries; `1` never retries.
+   * @default 3
+   */
+  maxAttempts?: number
+  /** Delay shape before each retry. @default { initialMs: 100, multiplier: 2, maxMs: 10_000, jitter: 'full' } */
+  backoff?: Backoff
+  /** Which errors are retried; others are rethrown as they are. @default isTransientError */
+  retryIf?: (error: unknown) => boolean
+  /** Retry when a call resolves with a value this returns true for. @default never */
+  retryOnResult?: (value: T) => boolean
+  /** Cap on a server hint (`retry-after-ms`, `retry-after`), which replaces the computed delay. @default 60_000 */
+  maxHintMs?: number
+  /** Deadline for the whole call from its start; no retry is started that would begin past it. @default unbounded */
+  maxElapsedMs?: number
+  /** Aborting cancels the pending wait at once and rejects with `signal.reason`. */
+  signal?: AbortSignal
+  /** Shared budget that bounds retries to a fraction of calls. @default none */
+  budget?: RetryBudget
+  /** Called before each wait. */
+  onRetry?: (event: RetryEvent) => void
+  /**
+   * Under an active outer retry: `'single'` makes one attempt and passes its outcome through
+   * untouched (the outer layer decides); `'independent'` retries on its own. Both keep the outer
+   * signal and the earlier deadline.
+   * @default 'single'
+   */
+  nested?: 'single' | 'independent'
+  /** Source of randomness in [0, 1) for jitter; inject a seeded one in tests. @default Math.random */
+  random?: () => number
+}
+
+/** @internal Mutable per call; also the AsyncLocalStorage store seen by `retryContext()`. */
+class RetryScope implements CallScope {
+  attempt = 1
+  readonly signal: AbortSignal | undefined
+  readonly deadline: number | undefined
+  readonly retrying: boolean
+
+  constructor(signal: AbortSignal | undefined, deadline: number | undefined, retrying: boolean) {
+    this.signal = signal
+    this.deadline = deadline
+    this.retrying = retrying
+  }
+}
+
+const NO_OPTIONS: RetryOptions<unknown> = {}
+const DEFAULT_BACKOFF: Backoff = { initialMs: 100, multiplier: 2, maxMs: 10_000, jitter: 'full' }
+
+/**
+ * Calls `fn` until it succeeds, a failure is not retryable, or attempts, deadline or budget run
+ * out (then rejects with {@link RetryError}). `fn` gets the attempt number (1-based) and can read
+ * `retryContext()`. Sync results and throws are handled like promises.
+ * @example const user = await retry((attempt) => fetchUser(id), { maxAttempts: 5 })
+ */
+export function retry<T>(
+  fn: (attempt: number) => T | PromiseLike<T>,
+  options: RetryOptions<T> = NO_OPTIONS as RetryOptions<T>,
+): Promise<T> {
+  const maxAttempts = options.maxAttempts ?? 3
+  if (!(Number.isInteger(maxAttempts) && maxAttempts >= 1)) {
+    return Promise.reject(new RangeError(`maxAttempts must be an integer >= 1, got ${maxAttempts}`))
+  }
+  const outer = scopeStorage.getStore()
+  const signal = anySignal(outer?.signal, options.signal)
+  if (signal?.aborted) return Promise.reject(signal.reason)
+  const ownDeadline =
+    options.maxElapsedMs === undefined ? undefined : Date.now() + options.maxElapsedMs
+  const deadline = earliest(outer?.deadline, ownDeadline)
+  if (outer?.retrying === true && options.nested !== 'independent') {
+    // The outer layer owns retrying: one attempt, outcome passed through as it is.
+    return attemptIn(new RetryScope(signal, deadline, true), fn)
+  }
+  options.budget?.deposit()
+  const scope = new RetryScope(signal, deadline, outer?.retrying === true || maxAttempts > 1)
+  return execute(fn, options, maxAttempts, scope)
+}
+
+type Attempt<T> = (attempt: number) => T | PromiseLike<T>
+
+// Runs one attempt inside `scope`; a sync throw becomes a rejection, a sync value a promise.
+function attemptIn<T>(scope: RetryScope, fn: Attempt<T>): Promise<T> {
+  let result: T | PromiseLike<T>
+  try {
+    result = scopeStorage.run(scope, fn, scope.attempt)
+  } catch (error) {
+    return Promise.reject(error)
+  }
+  return result instanceof Promise ? result : Promise.resolve(result)
+}
+
+// The success path allocates one scope, one closure and one promise (`then`), and arms no timer;
+// the retry loop only starts once the first attempt failed.
+function execute<T>(
+  fn: Attempt<T>,
+  options: RetryOptions<T>,
+  maxAttempts: number,
+  scope: RetryScope,
+): Promise<T> {
+  const onRejected = (error: unknown): Promise<T> =>
+    retryAfterFailure(fn, options, maxAttempts, scope, error, false)
+  const { retryOnResult } = options
+  if (retryOnResult === undefined) return attemptIn(scope, fn).then(undefined, onRejected)
+  return attemptIn(scope, fn).then(
+    (value) =>
+      retryOnResult(value)
+        ? retryAfterFailure(fn, options, maxAttempts, scope, value, true)
+        : value,
+    onRejected,
+  )
+}
+
+// Entered after attempt `scope.attempt` failed: `failure` is the thrown error, or the value
+// `retryOnResult` rejected when `rejectedValue` is true.
+async function retryAfterFailure<T>(
+  fn: Attempt<T>,
+  options: RetryOptions<T>,
+  maxAttempts: number,
+  scope: RetryScope,
+  failure: unknown,
+  rejectedValue: boolean,
+): Promise<T> {
+  const errors: unknown[] = []
+  let previousMs: number | undefined
+  for (;;) {
+    let error: unknown
+    if (rejectedValue) {
+      error = new ResultRejectedError(failure)
+    } else {
+      if (scope.signal?.aborted) throw scope.signal.reason
+      if (!(options.retryIf ?? isTransientError)(failure)) throw failure
+      error = failure
+    }
+    errors.push(error)
+    if (scope.attempt >= maxAttempts) throw new RetryError('attempts', errors)
+    const hintMs = retryAfterMs(error)
+    let delayMs: number
+    if (hintMs === undefined) {
+      delayMs = backoffDelay(
+        options.backoff ?? DEFAULT_BACKOFF,
+        scope.attempt,
+        error,
+        previousMs,
+        options.random ?? Math.random,
+      )
+      previousMs = delayMs
+    } else {
+      delayMs = Math.min(hintMs, options.maxHintMs ?? 60_000)
+    }
+    // A retry that could only start at or past the deadline is pointless: give up now.
+    if (scope.deadline !== undefined && Date.now() + delayMs >= scope.deadline) {
+      throw new RetryError('deadline', errors)
+    }
+    if (options.budget !== undefined && !options.budget.tryWithdraw()) {
+      throw new RetryError('budget', errors)
+    }
+    options.onRetry?.({ attempt: scope.attempt, error, delayMs })
+    await sleep(delayMs, scope.signal)
+    scope.attempt++
+    try {
+      const value = await attemptIn(scope, fn)
+      if (options.retryOnResult === undefined || !options.retryOnResult(value)) return value
+      failure = value
+      rejectedValue = true
+    } catch (thrown) {
+      failure = thrown
+      rejectedValue = false
+    }
+  }
+}
+
+/** @internal Resolves after `ms`, or rejects with the abort reason as soon as `signal` aborts. */
+export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason)
+      return
+    }
+    if (ms <= 0) {
+      resolve()
+      return
+    }
+    const onAbort = () => {
+      clearTimeout(timer)
+      reject(signal?.reason)
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}

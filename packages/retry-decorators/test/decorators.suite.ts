@@ -1,0 +1,370 @@
+// The decorator suite. It is compiled twice by test/decorator-modes-plugin.ts, once with legacy
+// `experimentalDecorators` + `emitDecoratorMetadata` and once with TC39 standard decorators, and
+// type-checked under each; the *.test.ts files next to it pick the mode. Keep it mode-neutral.
+import {
+  CircuitBreaker as Breaker,
+  BreakerRegistry,
+  isCircuitOpenError,
+} from '@steadfast/circuit-breaker'
+import { afterEach, beforeEach, describe, expect, expectTypeOf, it, vi } from 'vitest'
+import {
+  CircuitBreaker,
+  defineRetryPolicy,
+  Fallback,
+  getResiliencePolicies,
+  RESILIENCE_METADATA_KEY,
+  Retry,
+  RetryError,
+  retryContext,
+  Timeout,
+  TimeoutError,
+} from '../src/index.js'
+import { HttpError } from './helpers.js'
+
+let probed: 'legacy' | 'standard' | undefined
+function probe(...args: unknown[]): void {
+  probed = typeof args[1] === 'object' ? 'standard' : 'legacy'
+}
+/** Decorated only to learn which decorator mode compiled this file. */
+export class Probe {
+  @probe
+  method(): void {}
+}
+
+/** The decorator mode this copy of the suite was compiled with, detected at class definition. */
+export const decoratorMode = probed as 'legacy' | 'standard'
+const hasReflectMetadata = typeof (Reflect as { getMetadata?: unknown }).getMetadata === 'function'
+const getMetadata = (key: string, target: object, property?: string): unknown =>
+  (Reflect as unknown as { getMetadata(k: string, t: object, p?: string): unknown }).getMetadata(
+    key,
+    target,
+    property,
+  )
+const fast = { initialMs: 0, jitter: 'none' } as const
+
+describe(`decorators (${decoratorMode} mode${hasReflectMetadata ? ', reflect-metadata' : ''})`, () => {
+  describe('@Retry', () => {
+    class Client {
+      calls = 0
+      constructor(readonly failures: number) {}
+
+      @Retry({ maxAttempts: 3, backoff: fast })
+      async fetch(id: string): Promise<string> {
+        this.calls++
+        if (this.calls <= this.failures) throw new HttpError(503)
+        return `${id}@${retryContext()?.attempt}`
+      }
+
+      @Retry({ maxAttempts: 2, backoff: fast })
+      double(value: number): number {
+        this.calls++
+        if (this.calls === 1) throw new HttpError(502)
+        return value * 2
+      }
+    }
+
+    it('retries the method with its arguments and `this`', async () => {
+      const client = new Client(2)
+      await expect(client.fetch('a')).resolves.toBe('a@3')
+      expect(client.calls).toBe(3)
+    })
+
+    it('rejects with RetryError when attempts run out', async () => {
+      const client = new Client(5)
+      await expect(client.fetch('a')).rejects.toBeInstanceOf(RetryError)
+      expect(client.calls).toBe(3)
+    })
+
+    it('turns a sync method into one returning a promise', async () => {
+      const client = new Client(0)
+      const result: unknown = client.double(21)
+      expect(result).toBeInstanceOf(Promise)
+      await expect(result).resolves.toBe(42)
+      expect(client.calls).toBe(2)
+    })
+
+    it('keeps the method name and its type', () => {
+      expect(Client.prototype.fetch.name).toBe('fetch')
+      expectTypeOf(Client.prototype.fetch).toEqualTypeOf<(id: string) => Promise<string>>()
+    })
+
+    it('reads a named policy at call time', async () => {
+      class Named {
+        calls = 0
+        @Retry(`named-${decoratorMode}`)
+        async run(): Promise<number> {
+          this.calls++
+          throw new HttpError(503)
+        }
+      }
+      const named = new Named()
+      await expect(named.run()).rejects.toThrow(/No retry policy named/)
+      defineRetryPolicy(`named-${decoratorMode}`, { maxAttempts: 4, backoff: fast })
+      const error = await new Named().run().catch((e: unknown) => e)
+      expect((error as RetryError).attempts).toBe(4)
+    })
+  })
+
+  describe('@Timeout', () => {
+    beforeEach(() => {
+      vi.useFakeTimers()
+    })
+    afterEach(() => {
+      vi.useRealTimers()
+    })
+
+    class Slow {
+      signal: AbortSignal | undefined
+      @Timeout(100)
+      async wait(ms: number): Promise<string> {
+        this.signal = retryContext()?.signal
+        await new Promise((resolve) => setTimeout(resolve, ms))
+        return 'done'
+      }
+    }
+
+    it('resolves when the method is in time', async () => {
+      const slow = new Slow()
+      const call = slow.wait(50)
+      await vi.advanceTimersByTimeAsync(50)
+      await expect(call).resolves.toBe('done')
+    })
+
+    it('rejects with TimeoutError and aborts the signal the method reads', async () => {
+      const slow = new Slow()
+      const outcome = slow.wait(1_000).catch((e: unknown) => e)
+      await vi.advanceTimersByTimeAsync(100)
+      const error = await outcome
+      expect(error).toBeInstanceOf(TimeoutError)
+      expect(slow.signal?.aborted).toBe(true)
+      expect(slow.signal?.reason).toBe(error)
+    })
+  })
+
+  describe('@Fallback', () => {
+    class Summaries {
+      readonly prefix = 'cached'
+
+      @Fallback('fromCache')
+      async summarize(text: string, length: number): Promise<string> {
+        throw new HttpError(503, { text, length: String(length) })
+      }
+
+      fromCache(text: string, length: number, error: unknown): string {
+        return `${this.prefix}:${text}:${length}:${(error as HttpError).status}`
+      }
+
+      @Fallback(function (this: Summaries, error: unknown, text: string) {
+        return `${this.prefix}|${(error as Error).message}|${text}`
+      })
+      viaFunction(text: string): string {
+        throw new Error(`sync ${text}`)
+      }
+
+      @Fallback(() => 'timeout fallback', { on: [TimeoutError] })
+      async onlyTimeouts(error: Error): Promise<string> {
+        throw error
+      }
+
+      @Fallback(() => 'transient fallback', { on: (e) => (e as HttpError).status === 503 })
+      async onlyStatus(status: number): Promise<string> {
+        throw new HttpError(status)
+      }
+    }
+
+    it('calls the named method with the arguments, then the error', async () => {
+      await expect(new Summaries().summarize('doc', 3)).resolves.toBe('cached:doc:3:503')
+    })
+
+    it('calls a function with the error, then the arguments, on the instance', async () => {
+      await expect(new Summaries().viaFunction('x')).resolves.toBe('cached|sync x|x')
+    })
+
+    it('falls back only for the listed error classes', async () => {
+      const summaries = new Summaries()
+      await expect(summaries.onlyTimeouts(new TimeoutError(1))).resolves.toBe('timeout fallback')
+      const other = new Error('other')
+      await expect(summaries.onlyTimeouts(other)).rejects.toBe(other)
+    })
+
+    it('falls back only when the predicate matches', async () => {
+      const summaries = new Summaries()
+      await expect(summaries.onlyStatus(503)).resolves.toBe('transient fallback')
+      await expect(summaries.onlyStatus(400)).rejects.toBeInstanceOf(HttpError)
+    })
+
+    it('rejects with a TypeError when the named method is missing', async () => {
+      class Broken {
+        // @ts-expect-error 'missing' is not a method of Broken: the name is type-checked.
+        @Fallback('missing')
+        async run(): Promise<void> {
+          throw new Error('original')
+        }
+      }
+      await expect(new Broken().run()).rejects.toThrow(/missing is not a method/)
+    })
+  })
+
+  describe('@CircuitBreaker', () => {
+    it('shares one breaker between classes naming it', async () => {
+      const registry = new BreakerRegistry()
+      const options = { failureThreshold: 2, openMs: 60_000, registry }
+      class A {
+        @CircuitBreaker('shared', options)
+        async call(): Promise<string> {
+          throw new HttpError(500)
+        }
+      }
+      class B {
+        calls = 0
+        @CircuitBreaker('shared', options)
+        async call(): Promise<string> {
+          this.calls++
+          return 'b'
+        }
+      }
+      await expect(new A().call()).rejects.toBeInstanceOf(HttpError)
+      await expect(new A().call()).rejects.toBeInstanceOf(HttpError)
+      const b = new B()
+      const error = await b.call().catch((e: unknown) => e)
+      expect(isCircuitOpenError(error)).toBe(true)
+      expect(b.calls).toBe(0)
+      expect(registry.get('shared').state).toBe('open')
+    })
+
+    it('uses a breaker instance and passes it the attempt signal', async () => {
+      const breaker = new Breaker({ name: 'instance' })
+      const execute = vi.spyOn(breaker, 'execute')
+      class C {
+        @Timeout(1_000)
+        @CircuitBreaker(breaker)
+        async inner(): Promise<string> {
+          return 'ok'
+        }
+      }
+      await expect(new C().inner()).resolves.toBe('ok')
+      expect(execute.mock.calls[0]?.[1]?.signal).toBeInstanceOf(AbortSignal)
+    })
+  })
+
+  describe('when stacked', () => {
+    beforeEach(() => {
+      vi.useFakeTimers()
+    })
+    afterEach(() => {
+      vi.useRealTimers()
+    })
+
+    it('runs top = outermost: fallback(retry(breaker(timeout(method))))', async () => {
+      const registry = new BreakerRegistry()
+      class Pinned {
+        calls = 0
+        signals: (AbortSignal | undefined)[] = []
+
+        @Fallback('recover')
+        @Retry({ maxAttempts: 3, backoff: fast })
+        @CircuitBreaker('pinned', { failureThreshold: 2, openMs: 60_000, registry })
+        @Timeout(50)
+        async work(): Promise<unknown> {
+          this.calls++
+          this.signals.push(retryContext()?.signal)
+          return new Promise(() => {})
+        }
+
+        recover(error: unknown): unknown {
+          return { recovered: error }
+        }
+      }
+      const pinned = new Pinned()
+      const call = pinned.work()
+      await vi.advanceTimersByTimeAsync(50)
+      await vi.advanceTimersByTimeAsync(50)
+      const { recovered } = (await call) as { recovered: unknown }
+      // Timeout inside Retry: a fresh signal per attempt, each aborted by its TimeoutError.
+      // Breaker inside Retry: it saw both timeouts, opened, and turned attempt 3 away.
+      // Fallback outermost: it got the final error, not the first timeout.
+      expect(pinned.calls).toBe(2)
+      expect(pinned.signals[0]).not.toBe(pinned.signals[1])
+      expect(pinned.signals.map((s) => s?.reason instanceof TimeoutError)).toEqual([true, true])
+      expect(isCircuitOpenError(recovered)).toBe(true)
+      const snapshot = registry.get('pinned').snapshot()
+      expect([snapshot.totals.failures, snapshot.totals.rejections]).toEqual([2, 1])
+      expect(getResiliencePolicies(Pinned, 'work').map((p) => p.kind)).toEqual([
+        'fallback',
+        'retry',
+        'circuit-breaker',
+        'timeout',
+      ])
+    })
+  })
+
+  describe('getResiliencePolicies()', () => {
+    class Base {
+      @Retry({ maxAttempts: 2 })
+      @Timeout(1_000)
+      async load(): Promise<void> {}
+
+      @CircuitBreaker('base-static')
+      static async ping(): Promise<void> {}
+
+      plain(): void {}
+    }
+    class Child extends Base {
+      @Timeout(5)
+      async save(): Promise<void> {}
+    }
+
+    it('lists a method’s policies, outermost first, from the class, prototype or instance', () => {
+      const expected = [
+        { kind: 'retry', options: { maxAttempts: 2 }, name: undefined },
+        { kind: 'timeout', timeoutMs: 1_000 },
+      ]
+      expect(getResiliencePolicies(Base, 'load')).toEqual(expected)
+      expect(getResiliencePolicies(Base.prototype, 'load')).toEqual(expected)
+      expect(getResiliencePolicies(new Base(), 'load')).toEqual(expected)
+    })
+
+    it('lists static methods through the class', () => {
+      expect(getResiliencePolicies(Base, 'ping')).toEqual([
+        { kind: 'circuit-breaker', breaker: 'base-static' },
+      ])
+    })
+
+    it('sees inherited methods from a subclass and keeps classes apart', () => {
+      expect(getResiliencePolicies(new Child(), 'load')).toHaveLength(2)
+      expect(getResiliencePolicies(Child, 'save')).toEqual([{ kind: 'timeout', timeoutMs: 5 }])
+      expect(getResiliencePolicies(Base, 'save')).toEqual([])
+    })
+
+    it('is empty for undecorated methods', () => {
+      expect(getResiliencePolicies(Base, 'plain')).toEqual([])
+    })
+
+    it.runIf(decoratorMode === 'legacy' && hasReflectMetadata)(
+      'records under reflect-metadata and keeps emitted design metadata',
+      () => {
+        expect(getMetadata(RESILIENCE_METADATA_KEY, Base.prototype, 'load')).toHaveLength(2)
+        expect(getMetadata('design:returntype', Base.prototype, 'load')).toBe(Promise)
+      },
+    )
+
+    it.runIf(decoratorMode === 'standard')('records in the class’s Symbol.metadata', () => {
+      const metadata = (Symbol as { metadata?: symbol }).metadata
+      expect(typeof metadata).toBe('symbol')
+      expect((Base as unknown as Record<symbol, unknown>)[metadata as symbol]).toBeTypeOf('object')
+    })
+  })
+
+  describe('when misapplied', () => {
+    it('throws a TypeError on a field', () => {
+      expect(() => {
+        class Field {
+          // @ts-expect-error the decorators only type-check on methods
+          @Retry()
+          value = 1
+        }
+        return Field
+      }).toThrow(TypeError)
+    })
+  })
+})
