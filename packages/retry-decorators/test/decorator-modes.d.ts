@@ -1,4 +1,4 @@
-// Modules compiled by test/decorator-modes-plugin.ts under one decorator setting.
+// Modules compiled by test-support/decorator-modes-plugin.ts under one decorator setting.
 declare module '*?decorators=legacy' {
   export const decoratorMode: 'legacy' | 'standard'
 }

@@ -1,4 +1,4 @@
-// The decorator suite. It is compiled twice by test/decorator-modes-plugin.ts, once with legacy
+// The decorator suite. It is compiled twice by test-support/decorator-modes-plugin.ts, once with legacy
 // `experimentalDecorators` + `emitDecoratorMetadata` and once with TC39 standard decorators, and
 // type-checked under each; the *.test.ts files next to it pick the mode. Keep it mode-neutral.
 import {

@@ -1,7 +1,7 @@
 // A NestJS-style service: an @Injectable() class whose dependencies a tiny container resolves
 // from `design:paramtypes` (emitted by emitDecoratorMetadata, read through reflect-metadata),
 // with our decorators on its methods. Compiled with legacy decorators by
-// test/decorator-modes-plugin.ts, as NestJS apps are.
+// test-support/decorator-modes-plugin.ts, as NestJS apps are.
 import 'reflect-metadata'
 import { BreakerRegistry } from '@steadfast/circuit-breaker'
 import { describe, expect, it } from 'vitest'
