@@ -1,0 +1,417 @@
+import { type Listener, TinyEmitter } from './emitter.js'
+import { CircuitOpenError, openError } from './errors.js'
+import type { CircuitBreakerEvents, StateChangeReason } from './events.js'
+import {
+  type CircuitBreakerOptions,
+  type CircuitState,
+  type ResolvedOptions,
+  resolveOptions,
+} from './options.js'
+import { type ProbeOutcome, runProbe } from './probe.js'
+import { createWindow, type SlidingWindow } from './sliding-window.js'
+import type { CircuitSnapshot, ExecuteOptions, Guarded, ProbeGate } from './types.js'
+
+const OPEN_ERROR_PROTOTYPE = CircuitOpenError.prototype
+
+/**
+ * A circuit breaker: closed -> open -> half-open -> closed. Calls while open are rejected at once
+ * with {@link CircuitOpenError}; no timer is armed per call and open -> half-open happens lazily.
+ *
+ * @example
+ * const breaker = new CircuitBreaker({ name: 'claude', failureThreshold: 5, openMs: 30_000 })
+ * const answer = await breaker.execute((signal) => fetchAnswer(signal))
+ */
+export class CircuitBreaker {
+  /** The breaker's name (errors, events, metrics, registry, Redis keys). */
+  readonly name: string
+  readonly #o: ResolvedOptions
+  #state: CircuitState = 'closed'
+  #openUntil = 0
+  #openMs: number
+  #trips = 0
+  #isolated = false
+  #consecutive = 0
+  #window: SlidingWindow | undefined
+  #probes = 0
+  #probeSuccesses = 0
+  #probeDeadline = 0
+  #generation = 0
+  #timed: boolean
+  #gate: ProbeGate | undefined
+  #events: TinyEmitter<CircuitBreakerEvents> | undefined
+  #onValue: ((value: unknown) => unknown) | undefined
+  #onError: ((error: unknown) => never) | undefined
+  #calls = 0
+  #successes = 0
+  #failures = 0
+  #slowCalls = 0
+  #rejections = 0
+
+  constructor(options: CircuitBreakerOptions = {}) {
+    this.name = options.name ?? 'default'
+    this.#o = resolveOptions(options)
+    this.#openMs = this.#o.openMs
+    this.#window = this.#o.window && createWindow(this.#o.window)
+    this.#timed = this.#o.slowCallMs !== Number.POSITIVE_INFINITY
+  }
+
+  /** The current state; an elapsed open period turns into half-open when read. */
+  get state(): CircuitState {
+    if (this.#state === 'open' && Date.now() >= this.#openUntil) this.#toHalfOpen()
+    return this.#state
+  }
+
+  /** True after {@link CircuitBreaker.isolate} until {@link CircuitBreaker.reset}. */
+  get isolated(): boolean {
+    return this.#isolated
+  }
+
+  /** The options after defaults. */
+  get options(): ResolvedOptions {
+    return this.#o
+  }
+
+  /**
+   * Runs `fn` through the breaker: resolves or rejects like `fn`, or rejects with
+   * {@link CircuitOpenError} without calling it while open.
+   */
+  execute<T>(fn: Guarded<T>, options?: ExecuteOptions): Promise<T> {
+    if (this.#state !== 'closed') {
+      // The open path is inlined here: every extra frame makes the error's stack capture dearer.
+      if (this.#state === 'open') {
+        const wait = this.#openUntil - Date.now()
+        if (wait > 0) {
+          this.#rejections++
+          // openError() inlined by hand: one frame fewer for the stack capture to walk.
+          const error = Object.setPrototypeOf(new Error(), OPEN_ERROR_PROTOTYPE) as {
+            breaker: string
+            retryAfterMs: number
+          } & CircuitOpenError
+          error.breaker = this.name
+          error.retryAfterMs = wait
+          if (this.#events?.has('reject')) this.#emitReject(error)
+          return Promise.reject(error)
+        }
+      }
+      return this.#executeGuarded(fn, options?.signal)
+    }
+    const signal = options?.signal
+    if (signal !== undefined || this.#timed) return this.#run(fn, signal)
+    this.#calls++
+    let result: T | PromiseLike<T>
+    try {
+      result = fn(undefined)
+    } catch (error) {
+      this.#failed(error, 0, undefined)
+      return Promise.reject(error)
+    }
+    // Shared handlers (no closure per call) keep the success path close to a bare `.then`.
+    const onValue = this.#onValue ?? this.#createHandlers()
+    const onError = this.#onError as (error: unknown) => never
+    return (result instanceof Promise ? result : Promise.resolve(result)).then(
+      onValue as (value: T) => T,
+      onError,
+    )
+  }
+
+  /** Adds a listener; returns a function that removes it. */
+  on<K extends keyof CircuitBreakerEvents>(
+    event: K,
+    listener: Listener<CircuitBreakerEvents[K]>,
+  ): () => void {
+    this.#events ??= new TinyEmitter()
+    this.#events.on(event, listener)
+    this.#updateTimed()
+    return () => this.off(event, listener)
+  }
+
+  /** Removes a listener added with {@link CircuitBreaker.on}. */
+  off<K extends keyof CircuitBreakerEvents>(
+    event: K,
+    listener: Listener<CircuitBreakerEvents[K]>,
+  ): void {
+    this.#events?.off(event, listener)
+    this.#updateTimed()
+  }
+
+  /** Forces the circuit open until {@link CircuitBreaker.reset} (manual isolation). */
+  isolate(): void {
+    this.#isolated = true
+    this.#openUntil = Number.POSITIVE_INFINITY
+    if (this.#state !== 'open') this.#open('isolate', Number.POSITIVE_INFINITY)
+  }
+
+  /** Closes the circuit and clears its counts, ending an isolation too. */
+  reset(): void {
+    this.#isolated = false
+    this.#close('reset')
+  }
+
+  /**
+   * Opens the circuit now for `openMs` (default: the next, possibly grown, open time); extends an
+   * open period that would end sooner. Ignored while isolated. Used by the Redis adapter.
+   */
+  trip(options: { openMs?: number } = {}): void {
+    if (this.#isolated) return
+    if (this.#state === 'open' && options.openMs !== undefined) {
+      this.#openUntil = Math.max(this.#openUntil, Date.now() + options.openMs)
+      return
+    }
+    this.#open('trip', options.openMs)
+  }
+
+  /** Installs (or removes) a gate that shares half-open probe slots with other instances. */
+  setProbeGate(gate: ProbeGate | undefined): void {
+    this.#gate = gate
+  }
+
+  /** Counts at this instant. */
+  snapshot(): CircuitSnapshot {
+    const state = this.state
+    const window = this.#window
+    if (window !== undefined) window.advance(Date.now())
+    return {
+      name: this.name,
+      state,
+      isolated: this.#isolated,
+      openMs: this.#openMs,
+      retryAfterMs: state === 'open' ? Math.max(0, this.#openUntil - Date.now()) : 0,
+      consecutiveFailures: this.#consecutive,
+      window: window && {
+        calls: window.calls,
+        failures: window.failures,
+        slowCalls: window.slowCalls,
+      },
+      halfOpen: { probes: this.#probes, successes: this.#probeSuccesses },
+      totals: {
+        calls: this.#calls,
+        successes: this.#successes,
+        failures: this.#failures,
+        slowCalls: this.#slowCalls,
+        rejections: this.#rejections,
+      },
+    }
+  }
+
+  #createHandlers(): (value: unknown) => unknown {
+    const onValue = (value: unknown): unknown => {
+      this.#succeeded(0, false, undefined)
+      return value
+    }
+    this.#onError = (error: unknown): never => {
+      this.#failed(error, 0, undefined)
+      throw error
+    }
+    this.#onValue = onValue
+    return onValue
+  }
+
+  #updateTimed(): void {
+    const events = this.#events
+    this.#timed =
+      this.#o.slowCallMs !== Number.POSITIVE_INFINITY ||
+      (events !== undefined &&
+        (events.has('success') || events.has('failure') || events.has('slowCall')))
+  }
+
+  /** Closed-state call that needs a start time or a signal: one closure pair per call. */
+  #run<T>(fn: Guarded<T>, signal: AbortSignal | undefined): Promise<T> {
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    this.#calls++
+    const started = this.#timed ? Date.now() : 0
+    let result: T | PromiseLike<T>
+    try {
+      result = fn(signal)
+    } catch (error) {
+      this.#failed(error, this.#timed ? Date.now() - started : 0, signal)
+      return Promise.reject(error)
+    }
+    return Promise.resolve(result).then(
+      (value) => {
+        this.#succeeded(this.#timed ? Date.now() - started : 0, false, undefined)
+        return value
+      },
+      (error: unknown) => {
+        this.#failed(error, this.#timed ? Date.now() - started : 0, signal)
+        throw error
+      },
+    )
+  }
+
+  #executeGuarded<T>(fn: Guarded<T>, signal: AbortSignal | undefined): Promise<T> {
+    let now = 0
+    if (this.#state === 'open') {
+      now = Date.now()
+      const wait = this.#openUntil - now
+      if (wait > 0) return this.#reject(wait)
+      this.#toHalfOpen()
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    if (this.#probes >= this.#o.halfOpenMaxCalls) {
+      return this.#reject(Math.max(0, this.#probeDeadline - (now || Date.now())))
+    }
+    const gate = this.#gate
+    if (gate !== undefined && !gate.tryTake()) {
+      return this.#reject(gate.retryAfterMs?.() ?? this.#o.probeTimeoutMs)
+    }
+    return this.#probe(fn, signal, gate)
+  }
+
+  #reject(retryAfterMs: number): Promise<never> {
+    this.#rejections++
+    const error = openError(this.name, retryAfterMs)
+    if (this.#events?.has('reject')) this.#emitReject(error)
+    return Promise.reject(error)
+  }
+
+  #emitReject(error: CircuitOpenError): void {
+    this.#events?.emit('reject', { breaker: this.name, state: this.#state, error })
+  }
+
+  #probe<T>(
+    fn: Guarded<T>,
+    signal: AbortSignal | undefined,
+    gate: ProbeGate | undefined,
+  ): Promise<T> {
+    const generation = this.#generation
+    this.#probes++
+    this.#calls++
+    this.#probeDeadline = Date.now() + this.#o.probeTimeoutMs
+    return runProbe(fn, signal, this.name, this.#o.probeTimeoutMs, (kind, durationMs, error) => {
+      gate?.give()
+      this.#probeSettled(generation, kind, durationMs, error)
+    })
+  }
+
+  #probeSettled(generation: number, kind: ProbeOutcome, durationMs: number, error: unknown): void {
+    if (kind === 'cancelled') {
+      // The caller gave up: no outcome, so the slot is freed for another probe.
+      if (generation === this.#generation) this.#probes--
+      return
+    }
+    const slow = this.#countSlow(durationMs)
+    const failed = kind === 'timeout' || (kind === 'error' && this.#o.isFailure(error))
+    if (failed) this.#countFailure(error, durationMs, true)
+    else this.#countSuccess(durationMs, true, error)
+    // A probe started before a reset, an isolation or another probe's failure is stale.
+    if (generation !== this.#generation) return
+    this.#probes--
+    if (kind === 'timeout') this.#open('probe-timeout')
+    else if (failed || slow) this.#open('probe-failed')
+    else if (++this.#probeSuccesses >= this.#o.successThreshold) this.#close('probes-succeeded')
+  }
+
+  #countSlow(durationMs: number): boolean {
+    if (durationMs < this.#o.slowCallMs) return false
+    this.#slowCalls++
+    const events = this.#events
+    if (events?.has('slowCall')) events.emit('slowCall', { breaker: this.name, durationMs })
+    return true
+  }
+
+  #countSuccess(durationMs: number, probe: boolean, excused: unknown): void {
+    this.#successes++
+    const events = this.#events
+    if (events?.has('success')) {
+      events.emit(
+        'success',
+        excused === undefined
+          ? { breaker: this.name, durationMs, probe }
+          : { breaker: this.name, durationMs, probe, error: excused },
+      )
+    }
+  }
+
+  #countFailure(error: unknown, durationMs: number, probe: boolean): void {
+    this.#failures++
+    const events = this.#events
+    if (events?.has('failure')) {
+      events.emit('failure', { breaker: this.name, durationMs, probe, error })
+    }
+  }
+
+  /** Outcome of a call admitted while closed; ignored by the policy once the state moved on. */
+  #succeeded(durationMs: number, _probe: false, excused: unknown): void {
+    const slow = this.#timed && this.#countSlow(durationMs)
+    this.#countSuccess(durationMs, false, excused)
+    if (this.#state !== 'closed') return
+    this.#consecutive = 0
+    const window = this.#window
+    if (window !== undefined) {
+      window.record(false, slow, Date.now())
+      // A success can complete minimumCalls with the failure rate still over the threshold.
+      this.#evaluate(window)
+    }
+  }
+
+  #failed(error: unknown, durationMs: number, signal: AbortSignal | undefined): void {
+    // Cancelled by our caller: says nothing about the service's health.
+    if (signal?.aborted) return
+    if (!this.#o.isFailure(error)) {
+      this.#succeeded(durationMs, false, error)
+      return
+    }
+    const slow = this.#timed && this.#countSlow(durationMs)
+    this.#countFailure(error, durationMs, false)
+    if (this.#state !== 'closed') return
+    if (++this.#consecutive >= this.#o.failureThreshold) {
+      this.#open('failures')
+      return
+    }
+    const window = this.#window
+    if (window !== undefined) {
+      window.record(true, slow, Date.now())
+      this.#evaluate(window)
+    }
+  }
+
+  #evaluate(window: SlidingWindow): void {
+    const calls = window.calls
+    if (calls < this.#o.minimumCalls) return
+    if (window.failures / calls >= this.#o.rateThreshold) this.#open('failure-rate')
+    else if (window.slowCalls / calls >= this.#o.slowCallRate) this.#open('slow-calls')
+  }
+
+  #open(reason: StateChangeReason, openMs?: number): void {
+    const o = this.#o
+    this.#trips++
+    const ms = openMs ?? Math.min(o.openMs * o.openMsMultiplier ** (this.#trips - 1), o.maxOpenMs)
+    this.#openMs = ms
+    this.#openUntil = this.#isolated ? Number.POSITIVE_INFINITY : Date.now() + ms
+    this.#clearCounts()
+    this.#transition('open', reason, ms)
+  }
+
+  #toHalfOpen(): void {
+    this.#clearCounts()
+    this.#transition('half-open', 'open-elapsed', undefined)
+  }
+
+  #close(reason: StateChangeReason): void {
+    this.#trips = 0
+    this.#openMs = this.#o.openMs
+    this.#clearCounts()
+    this.#transition('closed', reason, undefined)
+  }
+
+  #clearCounts(): void {
+    this.#consecutive = 0
+    this.#window?.reset()
+    this.#probes = 0
+    this.#probeSuccesses = 0
+  }
+
+  #transition(to: CircuitState, reason: StateChangeReason, openMs: number | undefined): void {
+    const from = this.#state
+    this.#state = to
+    this.#generation++
+    const events = this.#events
+    if (from === to || !events?.has('stateChange')) return
+    events.emit(
+      'stateChange',
+      openMs === undefined
+        ? { breaker: this.name, from, to, reason }
+        : { breaker: this.name, from, to, reason, openMs },
+    )
+  }
+}

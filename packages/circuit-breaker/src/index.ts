@@ -1,0 +1,33 @@
+export { CircuitBreaker } from './circuit-breaker.js'
+export {
+  CircuitBreakerError,
+  CircuitOpenError,
+  CircuitProbeTimeoutError,
+  isCircuitBreakerError,
+  isCircuitOpenError,
+  isCircuitProbeTimeoutError,
+} from './errors.js'
+export type {
+  CircuitBreakerEvents,
+  FailureEvent,
+  RejectEvent,
+  SlowCallEvent,
+  StateChangeEvent,
+  StateChangeReason,
+  SuccessEvent,
+} from './events.js'
+export { isServerFailure } from './is-failure.js'
+export type {
+  CircuitBreakerOptions,
+  CircuitState,
+  FailureRateOptions,
+  ResolvedOptions as ResolvedCircuitBreakerOptions,
+} from './options.js'
+export { BreakerRegistry, type BreakerRegistryOptions, defaultRegistry } from './registry.js'
+export type {
+  CountWindowOptions,
+  SlidingWindowOptions,
+  TimeWindowOptions,
+  WindowCounts,
+} from './sliding-window.js'
+export type { CircuitSnapshot, ExecuteOptions, Guarded, ProbeGate } from './types.js'

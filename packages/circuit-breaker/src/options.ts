@@ -1,0 +1,117 @@
+import { isServerFailure } from './is-failure.js'
+import type { SlidingWindowOptions } from './sliding-window.js'
+
+/** The three states of a breaker. */
+export type CircuitState = 'closed' | 'open' | 'half-open'
+
+/** Failure-rate policy: open when this share of the windowed calls failed (resilience4j's model). */
+export interface FailureRateOptions {
+  /** Failure share in (0, 1] at or above which the circuit opens. */
+  threshold: number
+  /** Calls the window must hold before any decision; capped at a count window's size. @default 10 */
+  minimumCalls?: number
+  /** The sliding window the rate is computed over. @default { kind: 'count', size: 20 } */
+  window?: SlidingWindowOptions
+}
+
+/** Options of a {@link CircuitBreaker}. */
+export interface CircuitBreakerOptions {
+  /** Name used in errors, events, metrics, the registry and Redis keys. @default 'default' */
+  name?: string
+  /** Consecutive failures that open the circuit (used when `failureRate` is absent). @default 5 */
+  failureThreshold?: number
+  /** Failure-rate policy over a sliding window; replaces `failureThreshold` when set. */
+  failureRate?: FailureRateOptions
+  /** A call taking at least this long counts as slow. Enables the slow-call policy. */
+  slowCallMs?: number
+  /** Slow-call share in (0, 1] at or above which the circuit opens (needs `slowCallMs`). @default 1 */
+  slowCallRate?: number
+  /** How long the circuit stays open before half-open. @default 30_000 */
+  openMs?: number
+  /** Cap for the open time, which multiplies by `openMsMultiplier` on each trip without a close in between. @default openMs (no growth) */
+  maxOpenMs?: number
+  /** Growth factor of the open time on repeated trips (used when `maxOpenMs > openMs`). @default 2 */
+  openMsMultiplier?: number
+  /** Probes allowed at once while half-open; other callers are rejected at once. @default 1 */
+  halfOpenMaxCalls?: number
+  /** Probe successes that close the circuit. @default 1 */
+  successThreshold?: number
+  /** A probe still running after this long counts as failed and frees its slot. @default 10_000 */
+  probeTimeoutMs?: number
+  /** Which errors count as failures; others count as successes. @default {@link isServerFailure} */
+  isFailure?: (error: unknown) => boolean
+}
+
+/** Options after defaults and validation; shared by reference, never mutated. */
+export interface ResolvedOptions {
+  readonly failureThreshold: number
+  readonly rateThreshold: number
+  readonly minimumCalls: number
+  readonly window: SlidingWindowOptions | undefined
+  readonly slowCallMs: number
+  readonly slowCallRate: number
+  readonly openMs: number
+  readonly maxOpenMs: number
+  readonly openMsMultiplier: number
+  readonly halfOpenMaxCalls: number
+  readonly successThreshold: number
+  readonly probeTimeoutMs: number
+  readonly isFailure: (error: unknown) => boolean
+}
+
+const DEFAULT_WINDOW: SlidingWindowOptions = { kind: 'count', size: 20 }
+
+function check(ok: boolean, message: string): void {
+  if (!ok) throw new RangeError(`CircuitBreaker: ${message}`)
+}
+
+/** Applies defaults and validates `options`. */
+export function resolveOptions(options: CircuitBreakerOptions): ResolvedOptions {
+  const rate = options.failureRate
+  const slowCallMs = options.slowCallMs ?? Number.POSITIVE_INFINITY
+  const windowed = rate !== undefined || options.slowCallMs !== undefined
+  const window = windowed ? (rate?.window ?? DEFAULT_WINDOW) : undefined
+  const openMs = options.openMs ?? 30_000
+  const resolved: ResolvedOptions = {
+    failureThreshold: rate ? Number.POSITIVE_INFINITY : (options.failureThreshold ?? 5),
+    rateThreshold: rate ? rate.threshold : Number.POSITIVE_INFINITY,
+    minimumCalls: Math.min(
+      rate?.minimumCalls ?? 10,
+      window?.kind === 'count' ? window.size : Number.POSITIVE_INFINITY,
+    ),
+    window,
+    slowCallMs,
+    slowCallRate:
+      options.slowCallMs === undefined ? Number.POSITIVE_INFINITY : (options.slowCallRate ?? 1),
+    openMs,
+    maxOpenMs: Math.max(openMs, options.maxOpenMs ?? openMs),
+    openMsMultiplier: options.openMsMultiplier ?? 2,
+    halfOpenMaxCalls: options.halfOpenMaxCalls ?? 1,
+    successThreshold: options.successThreshold ?? 1,
+    probeTimeoutMs: options.probeTimeoutMs ?? 10_000,
+    isFailure: options.isFailure ?? isServerFailure,
+  }
+  check(resolved.failureThreshold >= 1, 'failureThreshold must be >= 1')
+  check(
+    !rate || (rate.threshold > 0 && rate.threshold <= 1),
+    'failureRate.threshold must be in (0, 1]',
+  )
+  check(resolved.minimumCalls >= 1, 'failureRate.minimumCalls must be >= 1')
+  check(slowCallMs > 0, 'slowCallMs must be > 0')
+  check(
+    options.slowCallMs === undefined || (resolved.slowCallRate > 0 && resolved.slowCallRate <= 1),
+    'slowCallRate must be in (0, 1]',
+  )
+  check(openMs >= 0, 'openMs must be >= 0')
+  check(resolved.openMsMultiplier >= 1, 'openMsMultiplier must be >= 1')
+  check(
+    Number.isInteger(resolved.halfOpenMaxCalls) && resolved.halfOpenMaxCalls >= 1,
+    'halfOpenMaxCalls must be an integer >= 1',
+  )
+  check(
+    Number.isInteger(resolved.successThreshold) && resolved.successThreshold >= 1,
+    'successThreshold must be an integer >= 1',
+  )
+  check(resolved.probeTimeoutMs > 0, 'probeTimeoutMs must be > 0')
+  return resolved
+}

@@ -1,0 +1,231 @@
+import type { CircuitBreaker } from './circuit-breaker.js'
+import type { StateChangeEvent } from './events.js'
+import { CLOSE, LEASE, leaseSlots, TRIP } from './redis-scripts.js'
+import type { ProbeGate } from './types.js'
+
+/** What a {@link FleetLink} needs from its owner: the client, names and settings. */
+export interface FleetContext {
+  readonly instanceId: string
+  readonly channel: string
+  readonly prefix: string
+  readonly leaseRetryMs: number
+  /** True while the command connection is ready; Redis is never waited for on the call path. */
+  connected(): boolean
+  eval(script: string, keys: string[], args: (string | number)[]): Promise<unknown>
+  pttl(key: string): Promise<number>
+  zrem(key: string, members: string[]): Promise<unknown>
+  /** Reports a Redis error that the link survived by staying local. */
+  onError(error: unknown): void
+}
+
+/** A fleet message on the channel. */
+export interface FleetMessage {
+  t: 'open' | 'close'
+  /** Breaker name. */
+  n: string
+  /** Open time, for 'open'. */
+  ms?: number
+  /** Instance that sent it. */
+  o: string
+}
+
+/**
+ * Ties one local breaker to its fleet: publishes local trips, applies remote ones, and gates
+ * half-open probes behind fleet-wide leases. Redis is only touched on state changes, never per
+ * call; while Redis is unreachable the breaker runs on its own and the link resyncs on reconnect.
+ */
+export class FleetLink implements ProbeGate {
+  readonly breaker: CircuitBreaker
+  readonly #ctx: FleetContext
+  readonly #quorum: number
+  readonly #leaseMs: number
+  readonly #keys: { open: string; trips: string; probes: string }
+  /** The current open episode is fleet-wide, so half-open probing is leased. */
+  #fleetOpen = false
+  /** Our breaker's state change came from the fleet: do not echo it back. */
+  #applying = false
+  /** A local trip that could not be reported while Redis was down. */
+  #pendingTrip: { force: boolean } | undefined
+  #held = 0
+  #inFlight = 0
+  #leaseUntil = 0
+  #acquiring = false
+  #nextAttemptAt = 0
+  #timer: ReturnType<typeof setTimeout> | undefined
+  readonly #off: () => void
+
+  constructor(ctx: FleetContext, breaker: CircuitBreaker, quorum: number) {
+    this.#ctx = ctx
+    this.breaker = breaker
+    this.#quorum = quorum
+    this.#leaseMs = breaker.options.probeTimeoutMs + 1_000
+    const base = `${ctx.prefix}${breaker.name}`
+    this.#keys = { open: `${base}:open`, trips: `${base}:trips`, probes: `${base}:probes` }
+    this.#off = breaker.on('stateChange', (e) => this.#onStateChange(e))
+    breaker.setProbeGate(this)
+  }
+
+  /** Stops linking: the breaker goes back to purely local behaviour. */
+  detach(): void {
+    this.#off()
+    this.breaker.setProbeGate(undefined)
+    clearTimeout(this.#timer)
+    this.#release()
+  }
+
+  tryTake(): boolean {
+    // Without Redis, or when only this instance tripped, probing is a local affair.
+    if (!this.#fleetOpen || !this.#ctx.connected()) return true
+    const now = Date.now()
+    if (now >= this.#leaseUntil) this.#held = 0
+    if (this.#inFlight < this.#held) {
+      this.#inFlight++
+      if (this.#leaseUntil - now < this.#leaseMs / 2) this.#acquire()
+      return true
+    }
+    this.#acquire()
+    return false
+  }
+
+  give(): void {
+    if (this.#inFlight > 0) this.#inFlight--
+  }
+
+  retryAfterMs(): number {
+    return Math.max(this.#ctx.leaseRetryMs, this.#nextAttemptAt - Date.now())
+  }
+
+  /** Applies a message from the channel. */
+  onMessage(message: FleetMessage): void {
+    if (message.t === 'open' && typeof message.ms === 'number') this.#applyOpen(message.ms)
+    else if (message.t === 'close' && message.o !== this.#ctx.instanceId) this.#applyClose()
+  }
+
+  /** After (re)connecting: reports a trip missed while down, then adopts the fleet's state. */
+  async resync(): Promise<void> {
+    const pending = this.#pendingTrip
+    this.#pendingTrip = undefined
+    if (pending !== undefined && this.breaker.state === 'open') {
+      const remaining = this.breaker.snapshot().retryAfterMs
+      if (Number.isFinite(remaining) && remaining > 0)
+        await this.#reportTrip(pending.force, remaining)
+    }
+    const ttl = await this.#ctx.pttl(this.#keys.open)
+    if (ttl > 0) this.#applyOpen(ttl)
+  }
+
+  #onStateChange(e: StateChangeEvent): void {
+    if (this.#applying) return
+    if (e.to === 'open' && e.reason !== 'isolate') {
+      // A failed fleet probe reopens the fleet directly; a local trip counts toward the quorum.
+      const force = e.from === 'half-open' && this.#fleetOpen
+      this.#release()
+      void this.#reportTrip(force, e.openMs ?? this.breaker.options.openMs)
+    } else if (e.to === 'half-open') {
+      if (this.#fleetOpen) this.#acquire()
+    } else if (e.to === 'closed') {
+      const fleet = this.#fleetOpen && e.reason === 'probes-succeeded'
+      this.#fleetOpen = false
+      this.#release()
+      void this.#reportClose(fleet)
+    }
+  }
+
+  async #reportTrip(force: boolean, openMs: number): Promise<void> {
+    if (!this.#ctx.connected()) {
+      this.#pendingTrip = { force: force || this.#pendingTrip?.force === true }
+      return
+    }
+    const ctx = this.#ctx
+    const ms = Math.max(1, Math.ceil(openMs))
+    try {
+      await ctx.eval(
+        TRIP,
+        [this.#keys.open, this.#keys.trips],
+        [ctx.instanceId, ms, this.#quorum, force ? '1' : '0', ctx.channel, this.breaker.name],
+      )
+    } catch (error) {
+      this.#pendingTrip = { force }
+      ctx.onError(error)
+    }
+  }
+
+  async #reportClose(fleet: boolean): Promise<void> {
+    const ctx = this.#ctx
+    if (!ctx.connected()) return
+    const { open, trips, probes } = this.#keys
+    try {
+      if (fleet)
+        await ctx.eval(
+          CLOSE,
+          [open, trips, probes],
+          [ctx.channel, this.breaker.name, ctx.instanceId],
+        )
+      else await ctx.zrem(trips, [ctx.instanceId])
+    } catch (error) {
+      ctx.onError(error)
+    }
+  }
+
+  #applyOpen(ms: number): void {
+    this.#fleetOpen = true
+    this.#held = 0
+    this.#applying = true
+    try {
+      this.breaker.trip({ openMs: ms })
+    } finally {
+      this.#applying = false
+    }
+    clearTimeout(this.#timer)
+    // One timer per fleet trip (not per call): start leasing probes as soon as the period ends.
+    this.#timer = setTimeout(() => {
+      if (this.breaker.state === 'half-open' && this.#fleetOpen) this.#acquire()
+    }, ms)
+    this.#timer.unref?.()
+  }
+
+  #applyClose(): void {
+    if (!this.#fleetOpen) return
+    this.#fleetOpen = false
+    this.#held = 0
+    clearTimeout(this.#timer)
+    if (this.breaker.isolated || this.breaker.state === 'closed') return
+    this.#applying = true
+    try {
+      this.breaker.reset()
+    } finally {
+      this.#applying = false
+    }
+  }
+
+  #acquire(): void {
+    const now = Date.now()
+    if (this.#acquiring || now < this.#nextAttemptAt || !this.#ctx.connected()) return
+    this.#acquiring = true
+    this.#nextAttemptAt = now + this.#ctx.leaseRetryMs
+    const max = this.breaker.options.halfOpenMaxCalls
+    this.#ctx
+      .eval(LEASE, [this.#keys.probes], [this.#ctx.instanceId, max, this.#leaseMs])
+      .then(
+        (held) => {
+          this.#held = Number(held)
+          // Expire our view a little early so we never probe on a lease Redis already dropped.
+          this.#leaseUntil = now + this.#leaseMs - 500
+        },
+        (error: unknown) => this.#ctx.onError(error),
+      )
+      .finally(() => {
+        this.#acquiring = false
+      })
+  }
+
+  #release(): void {
+    const held = this.#held
+    this.#held = 0
+    this.#inFlight = 0
+    this.#leaseUntil = 0
+    if (held === 0 || !this.#ctx.connected()) return
+    const slots = leaseSlots(this.#ctx.instanceId, this.breaker.options.halfOpenMaxCalls)
+    this.#ctx.zrem(this.#keys.probes, slots).catch((error: unknown) => this.#ctx.onError(error))
+  }
+}

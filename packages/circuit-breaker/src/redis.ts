@@ -1,0 +1,169 @@
+import { randomUUID } from 'node:crypto'
+import type { CircuitBreaker } from './circuit-breaker.js'
+import { type FleetContext, FleetLink, type FleetMessage } from './redis-link.js'
+import type { BreakerRegistry } from './registry.js'
+
+/**
+ * The part of an ioredis client (5.x or 6.x) this adapter uses; pass a real `Redis` instance.
+ * Typed structurally so that either major version fits.
+ */
+export interface RedisClient {
+  readonly status: string
+  eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>
+  pttl(key: string): Promise<number>
+  zrem(key: string, ...members: string[]): Promise<number>
+  subscribe(...channels: string[]): Promise<unknown>
+  unsubscribe(...channels: string[]): Promise<unknown>
+  on(event: string, listener: (...args: unknown[]) => void): unknown
+  off(event: string, listener: (...args: unknown[]) => void): unknown
+  duplicate(): RedisClient
+  quit(): Promise<unknown>
+}
+
+/** Options of {@link RedisBreakerSync}. */
+export interface RedisBreakerSyncOptions {
+  /** Connection for commands (scripts, PTTL). Not closed by {@link RedisBreakerSync.close}. */
+  client: RedisClient
+  /** Connection for pub/sub; closed by `close()` only when created here. @default client.duplicate() */
+  subscriber?: RedisClient
+  /** Prefix of every key and of the channel. @default 'steadfast:cb:' */
+  prefix?: string
+  /** Instances that must trip within `openMs` before the whole fleet opens. @default 1 */
+  quorum?: number
+  /** This instance's id in trip records and probe leases. @default a random UUID */
+  instanceId?: string
+  /** Least time between two probe-lease requests of one breaker while half-open. @default 250 */
+  leaseRetryMs?: number
+  /** Called with Redis errors; the breakers keep working locally meanwhile. @default ignore */
+  onError?: (error: unknown) => void
+}
+
+/**
+ * Shares breaker state across processes through Redis: a trip is published (pub/sub) and recorded
+ * as a key with a PX expiry, `quorum` instances must trip within `openMs` before the fleet opens,
+ * and half-open probes are leased so the fleet sends `halfOpenMaxCalls` probes in all. There is
+ * no Redis call per `execute()`. When Redis is unreachable each breaker keeps working locally,
+ * and resyncs on reconnect.
+ *
+ * @example
+ * const sync = new RedisBreakerSync({ client: new Redis(url), quorum: 2 })
+ * sync.attach(defaultRegistry) // every breaker, by name, now and later
+ */
+export class RedisBreakerSync {
+  /** This instance's id. */
+  readonly instanceId: string
+  readonly #client: RedisClient
+  readonly #subscriber: RedisClient
+  readonly #ownsSubscriber: boolean
+  readonly #ctx: FleetContext
+  readonly #quorum: number
+  readonly #links = new Map<string, FleetLink>()
+  readonly #subscribed: Promise<unknown>
+  readonly #onMessage: (...args: unknown[]) => void
+  readonly #onReady: () => void
+  readonly #onSubscriberReady: () => void
+  #closed = false
+
+  constructor(options: RedisBreakerSyncOptions) {
+    const { client } = options
+    this.#client = client
+    this.#ownsSubscriber = options.subscriber === undefined
+    this.#subscriber = options.subscriber ?? client.duplicate()
+    this.#quorum = options.quorum ?? 1
+    if (!Number.isInteger(this.#quorum) || this.#quorum < 1) {
+      throw new RangeError('RedisBreakerSync: quorum must be an integer >= 1')
+    }
+    this.instanceId = options.instanceId ?? randomUUID()
+    const prefix = options.prefix ?? 'steadfast:cb:'
+    const onError = options.onError ?? (() => {})
+    this.#ctx = {
+      instanceId: this.instanceId,
+      prefix,
+      channel: `${prefix}events`,
+      leaseRetryMs: options.leaseRetryMs ?? 250,
+      connected: () => client.status === 'ready',
+      eval: (script, keys, args) => client.eval(script, keys.length, ...keys, ...args),
+      pttl: (key) => client.pttl(key),
+      zrem: (key, members) => client.zrem(key, ...members),
+      onError,
+    }
+    this.#onMessage = (channel, raw) => {
+      if (channel !== this.#ctx.channel || typeof raw !== 'string') return
+      let message: FleetMessage
+      try {
+        message = JSON.parse(raw) as FleetMessage
+      } catch (error) {
+        onError(error)
+        return
+      }
+      this.#links.get(message.n)?.onMessage(message)
+    }
+    this.#onReady = () => this.#resyncAll()
+    this.#onSubscriberReady = () => {
+      // ioredis emits 'ready' before it resubscribes: subscribe (idempotent) and only then read
+      // the fleet state, so a trip published meanwhile is either received or already in Redis.
+      this.#subscriber.subscribe(this.#ctx.channel).then(() => this.#resyncAll(), onError)
+    }
+    this.#subscriber.on('message', this.#onMessage)
+    this.#subscribed = this.#subscriber.subscribe(this.#ctx.channel).catch(onError)
+    client.on('ready', this.#onReady)
+    this.#subscriber.on('ready', this.#onSubscriberReady)
+  }
+
+  /** Resolves once the channel subscription is in place. */
+  ready(): Promise<void> {
+    return this.#subscribed.then(() => {})
+  }
+
+  /**
+   * Shares `target`'s state with the fleet: one breaker, or every breaker of a registry, now and
+   * later. Breakers are matched across processes by name. Returns a function that detaches.
+   */
+  attach(target: CircuitBreaker | BreakerRegistry, options: { quorum?: number } = {}): () => void {
+    if (!('execute' in target)) {
+      const detachers: (() => void)[] = []
+      const stop = target.observe((breaker) => detachers.push(this.attach(breaker, options)))
+      return () => {
+        stop()
+        for (const detach of detachers) detach()
+      }
+    }
+    if (this.#closed) throw new Error('RedisBreakerSync: closed')
+    const existing = this.#links.get(target.name)
+    if (existing !== undefined) {
+      if (existing.breaker === target) return () => this.#detach(target.name, existing)
+      throw new Error(`RedisBreakerSync: a breaker named "${target.name}" is already attached`)
+    }
+    const link = new FleetLink(this.#ctx, target, options.quorum ?? this.#quorum)
+    this.#links.set(target.name, link)
+    if (this.#ctx.connected()) this.#resync(link)
+    return () => this.#detach(target.name, link)
+  }
+
+  /** Detaches every breaker, unsubscribes, and closes the subscriber if it was created here. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    for (const [name, link] of this.#links) this.#detach(name, link)
+    this.#client.off('ready', this.#onReady)
+    this.#subscriber.off('ready', this.#onSubscriberReady)
+    this.#subscriber.off('message', this.#onMessage)
+    if (this.#ownsSubscriber) await this.#subscriber.quit().catch(this.#ctx.onError)
+    else await this.#subscriber.unsubscribe(this.#ctx.channel).catch(this.#ctx.onError)
+  }
+
+  #detach(name: string, link: FleetLink): void {
+    if (this.#links.get(name) !== link) return
+    this.#links.delete(name)
+    link.detach()
+  }
+
+  #resyncAll(): void {
+    if (!this.#ctx.connected()) return
+    for (const link of this.#links.values()) this.#resync(link)
+  }
+
+  #resync(link: FleetLink): void {
+    link.resync().catch(this.#ctx.onError)
+  }
+}

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest'
+import { BreakerRegistry, CircuitBreaker, defaultRegistry } from '../src/index.js'
+
+describe('BreakerRegistry', () => {
+  it('returns the same instance for the same name', () => {
+    const registry = new BreakerRegistry()
+    const breaker = registry.get('claude', { failureThreshold: 3 })
+    expect(breaker).toBeInstanceOf(CircuitBreaker)
+    expect(breaker.name).toBe('claude')
+    expect(registry.get('claude')).toBe(breaker)
+    expect(registry.get('claude', { failureThreshold: 9 })).toBe(breaker)
+    expect(breaker.options.failureThreshold).toBe(3)
+    expect(registry.get('other')).not.toBe(breaker)
+  })
+
+  it('merges the registry defaults under the options of get()', () => {
+    const registry = new BreakerRegistry({ defaults: { openMs: 5_000, failureThreshold: 2 } })
+    const breaker = registry.get('svc', { failureThreshold: 7 })
+    expect(breaker.options.openMs).toBe(5_000)
+    expect(breaker.options.failureThreshold).toBe(7)
+  })
+
+  it('lists, forgets and observes breakers', () => {
+    const registry = new BreakerRegistry()
+    const a = registry.get('a')
+    const seen: string[] = []
+    const stop = registry.observe((b) => seen.push(b.name))
+    const b = registry.get('b')
+    expect(seen).toEqual(['a', 'b'])
+    expect([...registry]).toEqual([a, b])
+    expect([...registry.values()]).toEqual([a, b])
+    expect(registry.size).toBe(2)
+    expect(registry.has('a')).toBe(true)
+    expect(registry.delete('a')).toBe(true)
+    expect(registry.has('a')).toBe(false)
+    expect(registry.get('a')).not.toBe(a)
+    stop()
+    registry.get('c')
+    expect(seen).toEqual(['a', 'b', 'a'])
+    registry.clear()
+    expect(registry.size).toBe(0)
+  })
+
+  it('exports a shared default registry', () => {
+    expect(defaultRegistry).toBeInstanceOf(BreakerRegistry)
+    expect(defaultRegistry.get('default-registry-test')).toBe(
+      defaultRegistry.get('default-registry-test'),
+    )
+    defaultRegistry.delete('default-registry-test')
+  })
+})
