@@ -1,0 +1,59 @@
+import type { Anthropic } from '@anthropic-ai/sdk'
+
+/** Where cached answers live: memory by default, any `{ get, set }` (e.g. over Redis) pluggable. */
+export interface CacheStore {
+  /** The cached answer for `key`, or undefined. */
+  get(key: string): Promise<Anthropic.Message | undefined> | Anthropic.Message | undefined
+  /** Stores `value` under `key` for `ttlMs`. */
+  set(key: string, value: Anthropic.Message, ttlMs: number): Promise<void> | void
+}
+
+/** Options of the answer cache. */
+export interface CacheOptions {
+  /** How long an answer stays cached. @default 3_600_000 (one hour) */
+  ttlMs?: number
+  /** `'first'`: serve from the cache before calling the API; `'fallback'`: only when every model failed. @default 'fallback' */
+  mode?: 'first' | 'fallback'
+  /** The store. @default a {@link MemoryCacheStore} of 1000 entries */
+  store?: CacheStore
+}
+
+/** A bounded in-process {@link CacheStore} with expiry; the least recently used entry goes first. */
+export class MemoryCacheStore implements CacheStore {
+  readonly #entries = new Map<string, { value: Anthropic.Message; expiresAt: number }>()
+  readonly #maxEntries: number
+
+  constructor(options: { /** Entries kept. @default 1000 */ maxEntries?: number } = {}) {
+    this.#maxEntries = options.maxEntries ?? 1000
+  }
+
+  /** Entries held, including expired ones not yet evicted. */
+  get size(): number {
+    return this.#entries.size
+  }
+
+  /** The live entry for `key`, marked most recently used. */
+  get(key: string): Anthropic.Message | undefined {
+    const entry = this.#entries.get(key)
+    if (entry === undefined) return undefined
+    if (entry.expiresAt <= Date.now()) {
+      this.#entries.delete(key)
+      return undefined
+    }
+    // Re-insert so Map order tracks recency.
+    this.#entries.delete(key)
+    this.#entries.set(key, entry)
+    return entry.value
+  }
+
+  /** Stores `value` for `ttlMs`, evicting the least recently used entries beyond `maxEntries`. */
+  set(key: string, value: Anthropic.Message, ttlMs: number): void {
+    this.#entries.delete(key)
+    this.#entries.set(key, { value, expiresAt: Date.now() + ttlMs })
+    while (this.#entries.size > this.#maxEntries) {
+      const oldest = this.#entries.keys().next().value
+      if (oldest === undefined) break
+      this.#entries.delete(oldest)
+    }
+  }
+}

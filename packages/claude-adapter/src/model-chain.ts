@@ -1,0 +1,167 @@
+import type {
+  BreakerRegistry,
+  CircuitBreaker,
+  CircuitBreakerOptions,
+} from '@steadfast/circuit-breaker'
+import { retry, retryAfterMs } from '@steadfast/retry-decorators'
+import { classifyError, isModelNotFound, isRetryable } from './classify.js'
+import { ClaudeUnavailableError, type ModelFailure } from './errors.js'
+import type { ClaudeEvent, ClaudeRetryOptions } from './options.js'
+import type { RateLimiter } from './rate-limiter.js'
+
+/** One upstream request to `model`; resolves with its value and response headers. */
+export type ModelCall<T> = (
+  model: string,
+  signal: AbortSignal,
+) => Promise<{ value: T; headers: { get(name: string): string | null } | undefined }>
+
+/** State of one call as it moves through the chain. */
+export interface ChainRun {
+  readonly signal: AbortSignal
+  readonly deadline: number | undefined
+  readonly tokens: number
+  attempts: number
+  readonly models: string[]
+}
+
+// A failure rate, not a run of consecutive failures: under many concurrent callers a run of five
+// happens by chance at a 30% error rate, and a tripped primary would then only cost answers.
+const DEFAULT_BREAKER: Omit<CircuitBreakerOptions, 'name'> = {
+  isFailure: isRetryable,
+  failureRate: { threshold: 0.6, minimumCalls: 20, window: { kind: 'count', size: 50 } },
+}
+
+const DEFAULT_BACKOFF = { initialMs: 500, multiplier: 2, maxMs: 8_000, jitter: 'full' } as const
+
+/**
+ * The part of the pipeline shared by `create` and `stream`: per model, the rate limiter, the
+ * breaker `claude:<model>` and retries of transient failures; then the next model.
+ */
+export class ModelChain {
+  readonly #registry: BreakerRegistry
+  readonly #breakerOptions: Omit<CircuitBreakerOptions, 'name'>
+  readonly #retry: ClaudeRetryOptions
+  readonly #limiter: RateLimiter
+  readonly #emit: (event: ClaudeEvent) => void
+  readonly #watched = new Map<string, () => void>()
+  readonly #watchBreakers: boolean
+
+  constructor(options: {
+    registry: BreakerRegistry
+    breaker: Omit<CircuitBreakerOptions, 'name'> | undefined
+    retry: ClaudeRetryOptions | undefined
+    limiter: RateLimiter
+    emit: (event: ClaudeEvent) => void
+    watchBreakers: boolean
+  }) {
+    this.#registry = options.registry
+    this.#breakerOptions =
+      options.breaker === undefined
+        ? DEFAULT_BREAKER
+        : { isFailure: isRetryable, ...options.breaker }
+    this.#retry = options.retry ?? {}
+    this.#limiter = options.limiter
+    this.#emit = options.emit
+    this.#watchBreakers = options.watchBreakers
+  }
+
+  /** The breaker of `model`, shared through the registry. */
+  breaker(model: string): CircuitBreaker {
+    const breaker = this.#registry.get(`claude:${model}`, this.#breakerOptions)
+    if (this.#watchBreakers && !this.#watched.has(model)) {
+      this.#watched.set(
+        model,
+        breaker.on('stateChange', ({ from, to }) =>
+          this.#emit({ type: 'breaker', model, from, to }),
+        ),
+      )
+    }
+    return breaker
+  }
+
+  /** Stops forwarding breaker state changes. */
+  close(): void {
+    for (const stop of this.#watched.values()) stop()
+    this.#watched.clear()
+  }
+
+  /**
+   * Runs `call` on each of `models` in turn until one succeeds. Transient and infrastructure
+   * failures (and a 404 for the model) move on; others are thrown at once. When every model
+   * failed, rejects with {@link ClaudeUnavailableError}.
+   */
+  async run<T>(
+    models: readonly string[],
+    run: ChainRun,
+    call: ModelCall<T>,
+  ): Promise<{ value: T; model: string; index: number }> {
+    const failures: ModelFailure[] = []
+    for (const [index, model] of models.entries()) {
+      run.models.push(model)
+      try {
+        return { value: await this.#onModel(model, run, call), model, index }
+      } catch (error) {
+        if (run.signal.aborted) throw run.signal.reason
+        const kind = classifyError(error)
+        if (kind !== 'transient' && kind !== 'infrastructure' && !isModelNotFound(error))
+          throw error
+        failures.push({ model, error })
+        const next = models[index + 1]
+        if (next !== undefined) this.#emit({ type: 'fallback', from: model, to: next, error })
+      }
+    }
+    throw new ClaudeUnavailableError(failures)
+  }
+
+  #onModel<T>(model: string, run: ChainRun, call: ModelCall<T>): Promise<T> {
+    const breaker = this.breaker(model)
+    const options = this.#retry
+    return retry(
+      async (attempt) => {
+        await this.#limiter.acquire(run.tokens, run.signal, model)
+        try {
+          const { value, headers } = await breaker.execute(
+            () => {
+              // Counted here, past the breaker: only requests that really go upstream.
+              run.attempts += 1
+              this.#emit({ type: 'attempt', model, attempt })
+              return call(model, run.signal)
+            },
+            { signal: run.signal },
+          )
+          this.#limiter.observe(headers)
+          return value
+        } catch (error) {
+          this.#afterFailure(error, model)
+          throw error
+        }
+      },
+      {
+        maxAttempts: options.maxAttempts ?? 3,
+        backoff: options.backoff ?? DEFAULT_BACKOFF,
+        maxHintMs: options.maxHintMs ?? 60_000,
+        retryIf: isRetryable,
+        signal: run.signal,
+        ...(run.deadline === undefined ? {} : { maxElapsedMs: run.deadline - Date.now() }),
+        ...(options.budget === undefined ? {} : { budget: options.budget }),
+        onRetry: ({ attempt, error, delayMs }) =>
+          this.#emit({ type: 'retry', model, attempt, delayMs, error }),
+      },
+    )
+  }
+
+  #afterFailure(error: unknown, model: string): void {
+    const headers = (error as { headers?: { get?: unknown } } | null)?.headers
+    if (typeof headers?.get === 'function') {
+      this.#limiter.observe(headers as { get(name: string): string | null })
+    }
+    // A 429 says the whole key is over its limit: hold every caller, not just this one.
+    if ((error as { status?: unknown } | null)?.status === 429 && isRetryable(error)) {
+      const delayMs = retryAfterMs(error)
+      if (delayMs !== undefined && delayMs > 0) {
+        this.#limiter.pause(delayMs, model)
+        this.#emit({ type: 'rate-limit-pause', delayMs })
+      }
+    }
+  }
+}

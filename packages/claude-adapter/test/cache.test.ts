@@ -1,0 +1,85 @@
+import type { Anthropic } from '@anthropic-ai/sdk'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { type CacheStore, MemoryCacheStore, paramsHash } from '../src/index.js'
+import { params, setup } from './helpers.js'
+
+const message = (id: string) => ({ id }) as Anthropic.Message
+
+describe('paramsHash()', () => {
+  it('ignores key order, undefined fields and stream', () => {
+    const a = paramsHash({ model: 'm', max_tokens: 1, messages: [], temperature: undefined })
+    const b = paramsHash({ messages: [], stream: true, max_tokens: 1, model: 'm' })
+    expect(a).toBe(b)
+  })
+
+  it('differs for any canonical param', () => {
+    const base = paramsHash(params)
+    expect(paramsHash({ ...params, temperature: 0 })).not.toBe(base)
+    expect(paramsHash({ ...params, system: 'x' })).not.toBe(base)
+    expect(paramsHash({ ...params, model: 'claude-haiku-5-5' })).not.toBe(base)
+  })
+})
+
+describe('MemoryCacheStore', () => {
+  beforeEach(() => {
+    vi.useFakeTimers()
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('expires entries after their ttl', () => {
+    const store = new MemoryCacheStore()
+    store.set('k', message('a'), 1_000)
+    vi.advanceTimersByTime(999)
+    expect(store.get('k')?.id).toBe('a')
+    vi.advanceTimersByTime(1)
+    expect(store.get('k')).toBeUndefined()
+  })
+
+  it('evicts the least recently used entry beyond maxEntries', () => {
+    const store = new MemoryCacheStore({ maxEntries: 2 })
+    store.set('a', message('a'), 60_000)
+    store.set('b', message('b'), 60_000)
+    store.get('a')
+    store.set('c', message('c'), 60_000)
+    expect(store.get('b')).toBeUndefined()
+    expect(store.get('a')?.id).toBe('a')
+    expect(store.size).toBe(2)
+  })
+})
+
+describe('cache option', () => {
+  describe('when given a custom async store', () => {
+    it('reads and writes through it with the configured ttl', async () => {
+      const data = new Map<string, Anthropic.Message>()
+      const ttls: number[] = []
+      const store: CacheStore = {
+        get: async (key) => data.get(key),
+        set: async (key, value, ttlMs) => {
+          data.set(key, value)
+          ttls.push(ttlMs)
+        },
+      }
+      const { fake, claude } = await setup({}, { cache: { store, ttlMs: 5_000, mode: 'first' } })
+      const first = await claude.messages.create(params)
+      const second = await claude.messages.create(params)
+      expect(second).toEqual(first)
+      expect([...data.keys()]).toEqual([`claude:${paramsHash(params)}`])
+      expect(ttls).toEqual([5_000])
+      expect(fake.count()).toBe(1)
+    })
+  })
+
+  describe('when the answer is not a finished turn', () => {
+    it('does not cache it', async () => {
+      const { fake, claude } = await setup(
+        { faults: [{ stopReason: 'max_tokens' }] },
+        { cache: { mode: 'first' } },
+      )
+      await claude.messages.create(params)
+      await claude.messages.create(params)
+      expect(fake.count()).toBe(2)
+    })
+  })
+})
