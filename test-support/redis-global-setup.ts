@@ -1,12 +1,6 @@
 import type { TestProject } from 'vitest/node'
+import type {} from './provided-context.js'
 import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.js'
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    /** URL of the real Redis for this test run; '' when none is available (local runs only). */
-    redisUrl: string
-  }
-}
 
 /**
  * Vitest global setup: gives tests a real Redis. Uses `REDIS_URL` when set, else starts

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { defineProject, mergeConfig } from 'vitest/config'
-import { shared } from '../../vitest.shared.js'
 import { decoratorModes } from '../../test-support/decorator-modes-plugin.js'
+import { shared } from '../../vitest.shared.js'
 
 export default mergeConfig(
   shared,
