@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto'
+import type { ResilientClaude } from '@steadfast/claude-adapter'
+import { CircuitBreaker, Fallback, Retry, retryContext, Timeout } from '@steadfast/retry-decorators'
+
+/** A summary and where it came from. */
+export interface Summary {
+  text: string
+  source: 'claude' | 'cache' | 'extract'
+  model?: string
+  /** Why the fallback answered, when it did. */
+  reason?: string
+}
+
+/** The name of the breaker the service's calls share (any class naming it shares it too). */
+export const summaryBreaker = 'summary-service'
+
+function keyOf(text: string): string {
+  return createHash('sha256').update(text).digest('hex')
+}
+
+/**
+ * Summaries from Claude with the resilience policies declared on the method. Read the stack top
+ * down, outermost first: a failure that survives the retries (or an open breaker) falls back to
+ * the last good summary of the same text, else to an extract of its first sentence.
+ */
+export class SummaryService {
+  private readonly recent = new Map<string, Summary>()
+
+  constructor(
+    private readonly claude: ResilientClaude,
+    private readonly model = 'claude-sonnet-5-5',
+  ) {}
+
+  /** Summarizes `text` in one or two sentences. */
+  @Fallback('fromCache')
+  @Retry({ maxAttempts: 2, backoff: { initialMs: 50, multiplier: 2, maxMs: 400, jitter: 'full' } })
+  @CircuitBreaker(summaryBreaker, { failureThreshold: 3, openMs: 10_000 })
+  @Timeout(1_500)
+  async summarize(text: string): Promise<Summary> {
+    // The attempt's signal: @Timeout aborts it, so the HTTP request stops with the attempt.
+    const signal = retryContext()?.signal
+    const message = await this.claude.messages.create(
+      {
+        model: this.model,
+        max_tokens: 200,
+        messages: [{ role: 'user', content: `Summarize in one or two sentences:\n\n${text}` }],
+      },
+      signal ? { signal } : {},
+    )
+    const summary: Summary = {
+      text: message.content.map((block) => (block.type === 'text' ? block.text : '')).join(''),
+      source: 'claude',
+      model: message.model,
+    }
+    this.recent.set(keyOf(text), summary)
+    return summary
+  }
+
+  /** The fallback: gets `summarize`'s arguments, then the error. */
+  fromCache(text: string, error: unknown): Summary {
+    const reason = error instanceof Error ? error.name : 'Error'
+    const cached = this.recent.get(keyOf(text))
+    if (cached) return { ...cached, source: 'cache', reason }
+    const firstSentence = /^.*?[.!?](\s|$)/s.exec(text)?.[0]?.trim() ?? text.slice(0, 200)
+    return { text: firstSentence, source: 'extract', reason }
+  }
+}

@@ -1,0 +1,114 @@
+// The same service compiled twice, under legacy experimentalDecorators (+ emitDecoratorMetadata,
+// reflect-metadata loaded, as NestJS apps run) and under TC39 standard decorators.
+import 'reflect-metadata'
+import { Anthropic } from '@anthropic-ai/sdk'
+import { BreakerRegistry, defaultRegistry } from '@steadfast/circuit-breaker'
+import { ResilientClaude } from '@steadfast/claude-adapter'
+import { type FakeAnthropic, startFakeAnthropic } from '@steadfast/claude-adapter/testing'
+import request from 'supertest'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { createApp } from '../src/app.js'
+
+type ServiceModule = typeof import('../src/summary-service.js')
+
+const modes: Record<'legacy' | 'standard', () => Promise<ServiceModule>> = {
+  legacy: () => import('../src/summary-service.js?decorators=legacy') as Promise<ServiceModule>,
+  standard: () => import('../src/summary-service.js?decorators=standard') as Promise<ServiceModule>,
+}
+
+describe.each(['legacy', 'standard'] as const)('SummaryService with %s decorators', (mode) => {
+  let fake: FakeAnthropic
+  let mod: ServiceModule
+
+  beforeAll(async () => {
+    fake = await startFakeAnthropic()
+    mod = await modes[mode]()
+  })
+  afterAll(() => fake.close())
+  beforeEach(() => {
+    fake.reset()
+    defaultRegistry.get(mod.summaryBreaker).reset()
+  })
+
+  function app() {
+    const claude = new ResilientClaude({
+      client: new Anthropic({ apiKey: 'test', baseURL: fake.url }),
+      fallbackModels: ['claude-haiku-5-5'],
+      // A registry per test keeps the adapter's per-model breakers from leaking across tests.
+      registry: new BreakerRegistry(),
+    })
+    return createApp(new mod.SummaryService(claude))
+  }
+
+  it('answers from Claude', async () => {
+    const res = await request(app())
+      .post('/summaries')
+      .send({ text: 'The deploy failed. Rollback done.' })
+      .expect(200)
+    expect(res.body).toMatchObject({ source: 'claude', model: 'claude-sonnet-5-5' })
+    expect(res.body.text).toContain('The deploy failed')
+    expect(res.headers.warning).toBeUndefined()
+  })
+
+  it('falls back to the last good summary when Claude is down', async () => {
+    const server = app()
+    const text = 'Invoice 42 was paid. The customer is happy.'
+    const first = await request(server).post('/summaries').send({ text }).expect(200)
+    fake.outage('claude-sonnet-5-5')
+    fake.outage('claude-haiku-5-5')
+    const second = await request(server).post('/summaries').send({ text }).expect(200)
+    expect(second.body).toMatchObject({ source: 'cache', text: first.body.text })
+    expect(second.body.reason).toMatch(/Error$/)
+    expect(second.headers.warning).toContain('fallback')
+  })
+
+  it('extracts the first sentence when nothing is cached', async () => {
+    fake.outage('claude-sonnet-5-5')
+    fake.outage('claude-haiku-5-5')
+    const res = await request(app())
+      .post('/summaries')
+      .send({ text: 'Disk is 95% full. Please add space soon.' })
+      .expect(200)
+    expect(res.body).toEqual(
+      expect.objectContaining({ source: 'extract', text: 'Disk is 95% full.' }),
+    )
+  })
+
+  it('times out slow attempts, aborts their requests and falls back', async () => {
+    fake.script({ delayMs: 10_000, times: Number.POSITIVE_INFINITY })
+    const started = Date.now()
+    const res = await request(app())
+      .post('/summaries')
+      .send({ text: 'Slow. Very slow.' })
+      .expect(200)
+    const elapsed = Date.now() - started
+    expect(res.body.source).toBe('extract')
+    // Two attempts of 1.5 s each plus a short backoff, never the fake's 10 s.
+    expect(elapsed).toBeLessThan(8_000)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(fake.requests.length).toBeGreaterThanOrEqual(2)
+    expect(fake.requests.every((r) => r.outcome === 'client-closed')).toBe(true)
+  }, 15_000)
+
+  it('opens the shared breaker after repeated failures and stops calling Claude', async () => {
+    const server = app()
+    fake.outage('claude-sonnet-5-5')
+    fake.outage('claude-haiku-5-5')
+    for (let i = 0; i < 3; i++) {
+      await request(server)
+        .post('/summaries')
+        .send({ text: `Outage ${i}.` })
+        .expect(200)
+    }
+    expect(defaultRegistry.get(mod.summaryBreaker).state).toBe('open')
+    const before = fake.count()
+    const res = await request(server).post('/summaries').send({ text: 'Another one.' }).expect(200)
+    expect(res.body).toMatchObject({ source: 'extract', reason: 'CircuitOpenError' })
+    expect(fake.count()).toBe(before)
+  })
+
+  it('answers 400 problem+json without text', async () => {
+    const res = await request(app()).post('/summaries').send({}).expect(400)
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
+  })
+})

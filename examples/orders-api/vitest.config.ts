@@ -1,0 +1,9 @@
+import { defineProject, mergeConfig } from 'vitest/config'
+import { shared } from '../../vitest.shared.js'
+
+export default mergeConfig(
+  shared,
+  defineProject({
+    test: { name: 'example:orders-api', globalSetup: ['../../test-support/redis-global-setup.ts'] },
+  }),
+)

@@ -1,0 +1,164 @@
+import { type Job, Queue, Worker } from 'bullmq'
+import { Redis } from 'ioredis'
+import {
+  type EnqueueResult,
+  type JobData,
+  type JobHandler,
+  type JobQueue,
+  type JobStatus,
+  type JobView,
+  type QueueDepth,
+  QueueFullError,
+  type QueueOptions,
+} from './queue.js'
+
+/** Options for {@link BullQueue}. */
+export interface BullQueueOptions extends QueueOptions {
+  redisUrl: string
+  /** BullMQ queue name; also the prefix of the duplicate markers. @default 'webhooks' */
+  name?: string
+  /** How long a delivery's job id is remembered as seen. @default 24 h */
+  dedupeTtlMs?: number
+}
+
+/**
+ * BullMQ on Redis: many receivers and workers share it. Retries use BullMQ's exponential
+ * backoff, and its failed set is the dead-letter queue (`removeOnFail: false`).
+ */
+export class BullQueue implements JobQueue {
+  readonly kind = 'bullmq' as const
+  private readonly queue: Queue<JobData>
+  private readonly client: Redis
+  private worker: Worker<JobData> | undefined
+  private workerClient: Redis | undefined
+  private readonly maxQueued: number
+  private readonly attempts: number
+  private readonly backoffMs: number
+  private readonly dedupeTtlMs: number
+  private readonly name: string
+
+  constructor(options: BullQueueOptions) {
+    this.name = options.name ?? 'webhooks'
+    this.maxQueued = options.maxQueued ?? 1000
+    this.attempts = options.attempts ?? 3
+    this.backoffMs = options.backoffMs ?? 200
+    this.dedupeTtlMs = options.dedupeTtlMs ?? 24 * 60 * 60 * 1000
+    // BullMQ's blocking worker connection requires maxRetriesPerRequest: null.
+    this.client = new Redis(options.redisUrl, { maxRetriesPerRequest: null })
+    this.queue = new Queue<JobData>(this.name, { connection: this.client })
+  }
+
+  async enqueue(id: string, data: JobData): Promise<EnqueueResult> {
+    const counts = await this.queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized')
+    const pending = Object.values(counts).reduce((sum, n) => sum + n, 0)
+    if (pending >= this.maxQueued) throw new QueueFullError(this.maxQueued, 1000)
+    // The add is idempotent by jobId; the marker only tells the receiver whether it was first.
+    // Adding before marking means a crash in between can never leave a marker without a job.
+    await this.queue.add('webhook', data, {
+      jobId: id,
+      attempts: this.attempts,
+      backoff: { type: 'exponential', delay: this.backoffMs },
+      removeOnComplete: { age: Math.ceil(this.dedupeTtlMs / 1000) },
+      removeOnFail: false,
+    })
+    const first = await this.client.set(
+      `${this.name}:seen:${id}`,
+      '1',
+      'PX',
+      this.dedupeTtlMs,
+      'NX',
+    )
+    return { id, duplicate: first === null }
+  }
+
+  start(handler: JobHandler, options: { concurrency: number }): void {
+    this.workerClient = this.client.duplicate()
+    this.worker = new Worker<JobData>(
+      this.name,
+      (job: Job<JobData>) =>
+        handler({ id: job.id ?? '', data: job.data, attempt: job.attemptsMade + 1 }),
+      { connection: this.workerClient, concurrency: options.concurrency },
+    )
+    // BullMQ emits worker errors (lost connection and the like); it reconnects on its own.
+    this.worker.on('error', () => {})
+  }
+
+  async get(id: string): Promise<JobView | undefined> {
+    const job = await this.queue.getJob(id)
+    return job ? toView(job as Job<JobData>, await job.getState()) : undefined
+  }
+
+  async deadLetters(): Promise<JobView[]> {
+    const jobs = await this.queue.getFailed(0, 99)
+    return jobs.map((job) => toView(job as Job<JobData>, 'failed'))
+  }
+
+  async replay(id: string): Promise<boolean> {
+    const job = await this.queue.getJob(id)
+    if (!job || (await job.getState()) !== 'failed') return false
+    await (job as Job<JobData>).retry('failed', {
+      resetAttemptsMade: true,
+      resetAttemptsStarted: true,
+    })
+    return true
+  }
+
+  async depth(): Promise<QueueDepth> {
+    const c = await this.queue.getJobCounts(
+      'waiting',
+      'delayed',
+      'prioritized',
+      'active',
+      'completed',
+      'failed',
+    )
+    return {
+      waiting: (c.waiting ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0),
+      active: c.active ?? 0,
+      completed: c.completed ?? 0,
+      failed: c.failed ?? 0,
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.client.ping()) === 'PONG'
+    } catch {
+      return false
+    }
+  }
+
+  async close(timeoutMs: number): Promise<void> {
+    if (this.worker) {
+      const worker = this.worker
+      const graceful = worker.close()
+      const timedOut = await Promise.race([
+        graceful.then(() => false),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(true), timeoutMs).unref()),
+      ])
+      // Jobs still running keep their lock until it expires; BullMQ's stalled-job check then moves
+      // them back to waiting for another worker, so they are returned to the queue, not lost.
+      if (timedOut) await worker.close(true)
+    }
+    await this.queue.close()
+    await this.workerClient?.quit().catch(() => {})
+    await this.client.quit().catch(() => {})
+  }
+}
+
+function toView(job: Job<JobData>, state: string): JobView {
+  const status: JobStatus =
+    state === 'completed' || state === 'failed' || state === 'active' || state === 'delayed'
+      ? state
+      : 'waiting'
+  return {
+    id: job.id ?? '',
+    status,
+    attempts: job.attemptsMade,
+    data: job.data,
+    ...(job.returnvalue !== undefined && job.returnvalue !== null
+      ? { result: job.returnvalue }
+      : {}),
+    ...(job.failedReason ? { error: job.failedReason } : {}),
+  }
+}

@@ -1,0 +1,166 @@
+import {
+  type EnqueueResult,
+  type JobData,
+  type JobHandler,
+  type JobQueue,
+  type JobView,
+  type QueueDepth,
+  QueueFullError,
+  type QueueOptions,
+} from './queue.js'
+
+interface Entry extends JobView {
+  readyAt: number
+}
+
+/**
+ * The embedded default: an in-process queue with the same semantics as the BullMQ one (dedupe
+ * by job id, bounded, exponential retries, dead letters). Jobs live as long as the process.
+ */
+export class MemoryQueue implements JobQueue {
+  readonly kind = 'memory' as const
+  private readonly jobs = new Map<string, Entry>()
+  private readonly waiting: string[] = []
+  private readonly running = new Map<string, Promise<void>>()
+  private handler: JobHandler | undefined
+  private concurrency = 1
+  private closed = false
+  private wakeTimer: NodeJS.Timeout | undefined
+  private readonly maxQueued: number
+  private readonly attempts: number
+  private readonly backoffMs: number
+
+  constructor(options: QueueOptions = {}) {
+    this.maxQueued = options.maxQueued ?? 1000
+    this.attempts = options.attempts ?? 3
+    this.backoffMs = options.backoffMs ?? 200
+  }
+
+  async enqueue(id: string, data: JobData): Promise<EnqueueResult> {
+    if (this.jobs.has(id)) return { id, duplicate: true }
+    if (this.closed || this.waiting.length + this.running.size >= this.maxQueued) {
+      throw new QueueFullError(this.maxQueued, 1000)
+    }
+    this.jobs.set(id, { id, status: 'waiting', attempts: 0, data, readyAt: 0 })
+    this.waiting.push(id)
+    this.pump()
+    return { id, duplicate: false }
+  }
+
+  start(handler: JobHandler, options: { concurrency: number }): void {
+    this.handler = handler
+    this.concurrency = options.concurrency
+    this.pump()
+  }
+
+  async get(id: string): Promise<JobView | undefined> {
+    const entry = this.jobs.get(id)
+    return entry && view(entry)
+  }
+
+  async deadLetters(): Promise<JobView[]> {
+    return [...this.jobs.values()]
+      .filter((e) => e.status === 'failed')
+      .reverse()
+      .map(view)
+  }
+
+  async replay(id: string): Promise<boolean> {
+    const entry = this.jobs.get(id)
+    if (entry?.status !== 'failed') return false
+    entry.status = 'waiting'
+    entry.attempts = 0
+    entry.readyAt = 0
+    delete entry.error
+    this.waiting.push(id)
+    this.pump()
+    return true
+  }
+
+  async depth(): Promise<QueueDepth> {
+    let completed = 0
+    let failed = 0
+    for (const entry of this.jobs.values()) {
+      if (entry.status === 'completed') completed++
+      else if (entry.status === 'failed') failed++
+    }
+    return { waiting: this.waiting.length, active: this.running.size, completed, failed }
+  }
+
+  async ping(): Promise<boolean> {
+    return true
+  }
+
+  async close(timeoutMs: number): Promise<void> {
+    this.closed = true
+    clearTimeout(this.wakeTimer)
+    const deadline = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref())
+    await Promise.race([Promise.allSettled(this.running.values()), deadline])
+    // Whatever still runs goes back to the front of the queue: it is not lost, only unfinished.
+    for (const id of this.running.keys()) {
+      const entry = this.jobs.get(id)
+      if (entry && entry.status === 'active') {
+        entry.status = 'waiting'
+        this.waiting.unshift(id)
+      }
+    }
+    this.running.clear()
+  }
+
+  private pump(): void {
+    if (this.closed || !this.handler) return
+    const now = Date.now()
+    let nextReady = Number.POSITIVE_INFINITY
+    for (let i = 0; i < this.waiting.length && this.running.size < this.concurrency; ) {
+      const id = this.waiting[i] as string
+      const entry = this.jobs.get(id) as Entry
+      if (entry.readyAt > now) {
+        nextReady = Math.min(nextReady, entry.readyAt)
+        i++
+        continue
+      }
+      this.waiting.splice(i, 1)
+      this.run(entry, this.handler)
+    }
+    if (nextReady !== Number.POSITIVE_INFINITY && this.running.size < this.concurrency) {
+      clearTimeout(this.wakeTimer)
+      this.wakeTimer = setTimeout(() => this.pump(), nextReady - now)
+      this.wakeTimer.unref()
+    }
+  }
+
+  private run(entry: Entry, handler: JobHandler): void {
+    entry.status = 'active'
+    entry.attempts++
+    const done = handler({ id: entry.id, data: entry.data, attempt: entry.attempts }).then(
+      (result) => {
+        if (entry.status !== 'active') return
+        entry.status = 'completed'
+        entry.result = result
+      },
+      (error: unknown) => {
+        if (entry.status !== 'active') return
+        entry.error = error instanceof Error ? error.message : String(error)
+        if (entry.attempts >= this.attempts) {
+          entry.status = 'failed'
+        } else {
+          entry.status = 'delayed'
+          entry.readyAt = Date.now() + this.backoffMs * 2 ** (entry.attempts - 1)
+          this.waiting.push(entry.id)
+        }
+      },
+    )
+    this.running.set(
+      entry.id,
+      done.finally(() => {
+        this.running.delete(entry.id)
+        this.pump()
+      }),
+    )
+  }
+}
+
+function view(entry: Entry): JobView {
+  const { readyAt: _readyAt, ...rest } = entry
+  return { ...rest }
+}

@@ -1,0 +1,42 @@
+import { Anthropic } from '@anthropic-ai/sdk'
+import { startFakeAnthropic } from '@steadfast/claude-adapter/testing'
+import { createApp } from './app.js'
+import { serve } from './serve.js'
+
+// The embedded defaults: memory queue and store, the bundled fake Claude server, a dev secret.
+const secret = process.env.WEBHOOK_SECRET ?? 'whsec_dev_only'
+if (!process.env.WEBHOOK_SECRET) console.warn('WEBHOOK_SECRET is unset: using a development secret')
+// FAKE_ANTHROPIC_URL points at a fake server someone else runs (tests do).
+const external = process.env.FAKE_ANTHROPIC_URL
+const fake =
+  process.env.ANTHROPIC_API_KEY || external
+    ? undefined
+    : await startFakeAnthropic({ latencyMs: 20 })
+const baseURL = external ?? fake?.url
+const anthropic = baseURL ? new Anthropic({ apiKey: 'fake', baseURL }) : new Anthropic()
+const shutdownMs = Number(process.env.SHUTDOWN_TIMEOUT_MS ?? 10_000)
+
+const webhook = await createApp({
+  secret,
+  anthropic,
+  ...(process.env.REDIS_URL ? { redisUrl: process.env.REDIS_URL } : {}),
+  ...(process.env.QUEUE_NAME ? { queueName: process.env.QUEUE_NAME } : {}),
+  worker: process.env.ROLE !== 'receiver',
+  concurrency: Number(process.env.CONCURRENCY ?? 8),
+})
+const serving = await serve(webhook, Number(process.env.PORT ?? 3000))
+console.log(
+  `webhook-worker on ${serving.url} (queue: ${webhook.queue.kind}, claude: ${baseURL ? `fake at ${baseURL}` : 'api.anthropic.com'})`,
+)
+
+async function stop(signal: string): Promise<void> {
+  console.log(`${signal}: stopping (in-flight jobs get ${shutdownMs} ms)`)
+  // A second, hard bound: exit even if something refuses to close.
+  setTimeout(() => process.exit(1), shutdownMs + 5_000).unref()
+  await serving.stop(shutdownMs)
+  await fake?.close()
+  console.log('stopped')
+  process.exit(0)
+}
+process.once('SIGTERM', () => void stop('SIGTERM'))
+process.once('SIGINT', () => void stop('SIGINT'))

@@ -1,0 +1,135 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import { type FakeAnthropic, startFakeAnthropic } from '@steadfast/claude-adapter/testing'
+import request from 'supertest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { noRedis, redisUrl } from '../../../test-support/redis.js'
+import { freePort } from '../../../test-support/redis-server.js'
+import type { WebhookApp } from '../src/app.js'
+import { BullQueue } from '../src/bullmq-queue.js'
+import { signatureHeader, signPayload } from '../src/signature.js'
+import { deliver, eventually, makeApp, secret } from './support.js'
+
+const event = (id: string) => ({ id, type: 'deploy.failed', data: { service: 'api' } })
+const unique = () => randomBytes(6).toString('hex')
+
+describe.skipIf(noRedis)('webhook-worker on BullMQ + Redis', () => {
+  let fake: FakeAnthropic
+  const apps: WebhookApp[] = []
+
+  beforeAll(async () => {
+    fake = await startFakeAnthropic()
+  })
+  afterAll(() => fake.close())
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((app) => app.shutdown(2_000)))
+    fake.reset()
+  })
+
+  it('shares dedupe and work between two receivers and two workers', async () => {
+    const queueName = `webhooks-${unique()}`
+    const a = await makeApp(fake, { redisUrl, queueName })
+    const b = await makeApp(fake, { redisUrl, queueName })
+    apps.push(a, b)
+    const id = `evt_${unique()}`
+    const first = await deliver(a.app, event(id)).expect(202)
+    const second = await deliver(b.app, event(id)).expect(202)
+    expect(second.body).toEqual({ jobId: first.body.jobId, duplicate: true })
+    const job = await eventually(async () => {
+      const res = await request(b.app).get(`/jobs/${first.body.jobId}`)
+      return res.body.status === 'completed' ? res.body : undefined
+    })
+    expect(job.result.model).toBe('claude-sonnet-5-5')
+    expect(fake.count()).toBe(1)
+  })
+
+  it('dead-letters into the failed set and replays from it', async () => {
+    fake.script({ status: 400, times: 3 })
+    const app = await makeApp(fake, { redisUrl, queueName: `webhooks-${unique()}` })
+    apps.push(app)
+    const { body } = await deliver(app.app, event(`evt_${unique()}`)).expect(202)
+    await eventually(async () => {
+      const res = await request(app.app).get('/dlq')
+      return res.body.jobs.some((j: { id: string }) => j.id === body.jobId) ? true : undefined
+    })
+    await request(app.app).post(`/dlq/${body.jobId}/replay`).expect(202)
+    const job = await eventually(async () => {
+      const res = await request(app.app).get(`/jobs/${body.jobId}`)
+      return res.body.status === 'completed' ? res.body : undefined
+    })
+    expect(job.result.source).toBe('api')
+  })
+
+  it('loses no accepted job when SIGTERM arrives mid-load', async () => {
+    const queueName = `webhooks-${unique()}`
+    const port = await freePort()
+    fake.script({ delayMs: 150, times: Number.POSITIVE_INFINITY })
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--conditions=@steadfast/source',
+        fileURLToPath(new URL('../src/server.ts', import.meta.url)),
+      ],
+      {
+        env: {
+          ...process.env,
+          REDIS_URL: redisUrl,
+          WEBHOOK_SECRET: secret,
+          PORT: String(port),
+          QUEUE_NAME: queueName,
+          FAKE_ANTHROPIC_URL: fake.url,
+          CONCURRENCY: '4',
+          SHUTDOWN_TIMEOUT_MS: '3000',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
+    let output = ''
+    child.stdout?.on('data', (d) => (output += d))
+    child.stderr?.on('data', (d) => (output += d))
+    const exited = new Promise<number | null>((resolve) =>
+      child.once('exit', (code) => resolve(code)),
+    )
+    await eventually(async () => (output.includes('webhook-worker on') ? true : undefined), 20_000)
+
+    const accepted: string[] = []
+    let stopped = false
+    const senders = Array.from({ length: 4 }, async (_, s) => {
+      for (let i = 0; !stopped && i < 200; i++) {
+        const body = JSON.stringify(event(`evt_${s}_${i}_${queueName}`))
+        const res = await fetch(`http://127.0.0.1:${port}/webhooks/load`, {
+          method: 'POST',
+          headers: { [signatureHeader]: signPayload(secret, body, Math.floor(Date.now() / 1000)) },
+          body,
+        }).catch(() => undefined)
+        if (res?.status === 202) accepted.push(((await res.json()) as { jobId: string }).jobId)
+        else if (res) await res.arrayBuffer()
+        else break
+      }
+    })
+    await new Promise((resolve) => setTimeout(resolve, 600))
+    child.kill('SIGTERM')
+    const code = await exited
+    stopped = true
+    await Promise.all(senders)
+    expect(code, output).toBe(0)
+    expect(accepted.length).toBeGreaterThan(10)
+
+    // Every accepted job is completed or still in the queue (waiting, delayed, or active with a
+    // lock that BullMQ's stalled check hands to the next worker).
+    const queue = new BullQueue({ redisUrl, name: queueName })
+    try {
+      const states = await Promise.all(
+        accepted.map(async (id) => (await queue.get(id))?.status ?? 'lost'),
+      )
+      expect(states.filter((s) => s === 'lost')).toEqual([])
+      expect(states.filter((s) => s === 'completed').length).toBeGreaterThan(0)
+      expect(states.some((s) => s !== 'completed')).toBe(true)
+    } finally {
+      await queue.close(1_000)
+    }
+  }, 60_000)
+})

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest'
+import { noRedis, redisUrl } from '../../../test-support/redis.js'
+import { formatReport, runDemo } from '../src/demo.js'
+
+describe('the npm start demo', () => {
+  it('reconciles: every unique event executed once or dead-lettered, nothing lost', async () => {
+    const report = await runDemo({ deliveries: 150, ratePerSecond: 150, seed: 3 })
+    expect(report.checks.filter((c) => !c.ok)).toEqual([])
+    expect(report.ok).toBe(true)
+    expect(report.jobsExecuted).toBe(report.jobsCompleted)
+    expect(report.jobsCompleted + report.deadLettered).toBe(report.uniqueEvents)
+    expect(report.duplicatesSuppressed).toBeGreaterThan(0)
+    expect(report.rejectedBadSignature).toBeGreaterThan(0)
+    // The fault mix is real: 529s and the outage force retries and fallbacks.
+    expect(report.claudeRetries).toBeGreaterThan(0)
+    expect(report.fallbacks).toBeGreaterThan(0)
+    expect(report.claudeAttempts).toBeGreaterThan(report.jobsExecuted - report.degraded)
+    expect(formatReport(report)).toContain('all numbers reconcile')
+  }, 60_000)
+
+  it.skipIf(noRedis)(
+    'reconciles with two receivers and two workers on BullMQ',
+    async () => {
+      const report = await runDemo({
+        deliveries: 120,
+        ratePerSecond: 150,
+        instances: 2,
+        redisUrl,
+        seed: 5,
+      })
+      expect(report.queue).toBe('bullmq')
+      expect(report.instances).toBe(2)
+      expect(report.checks.filter((c) => !c.ok)).toEqual([])
+    },
+    60_000,
+  )
+})
