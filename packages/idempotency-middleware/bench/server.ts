@@ -1,0 +1,219 @@
+// Bench servers, one per variant, in a child process so the load generator never shares their
+// event loop. Reports ports and CPU usage over IPC. Imports the BUILT package by name.
+import type { Server } from 'node:http'
+import { Idempotency } from '@node-idempotency/core'
+import { idempotency, MemoryStore } from '@steadfast/idempotency-middleware'
+import { RedisStore } from '@steadfast/idempotency-middleware/redis'
+import type { NextFunction, Request, RequestHandler, Response } from 'express'
+import {
+  idempotency as expressIdempotency,
+  getSharedIdempotencyService,
+  type IdempotencyResource,
+  type IIdempotencyDataAdapter,
+} from 'express-idempotency'
+import express from 'express4'
+import { Redis } from 'ioredis'
+
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+const TTL_MS = 86_400_000
+const clients: Redis[] = []
+const roundTrips: Record<string, number> = {}
+
+/** An ioredis client whose commands are counted per variant (the round trips). */
+function redis(variant: string): Redis {
+  const client = new Redis(redisUrl)
+  const send = client.sendCommand.bind(client)
+  roundTrips[variant] = 0
+  client.sendCommand = ((...args: Parameters<typeof send>) => {
+    roundTrips[variant] = (roundTrips[variant] ?? 0) + 1
+    return send(...args)
+  }) as typeof client.sendCommand
+  clients.push(client)
+  return client
+}
+
+/** express-idempotency data adapter on Redis, the way its interface invites (get, then set). */
+class RedisDataAdapter implements IIdempotencyDataAdapter {
+  constructor(private readonly client: Redis) {}
+  async findByIdempotencyKey(key: string): Promise<IdempotencyResource | null> {
+    const raw = await this.client.get(`ei:${key}`)
+    return raw ? (JSON.parse(raw) as IdempotencyResource) : null
+  }
+  async create(resource: IdempotencyResource): Promise<void> {
+    await this.client.set(`ei:${resource.idempotencyKey}`, JSON.stringify(resource), 'PX', TTL_MS)
+  }
+  async update(resource: IdempotencyResource): Promise<void> {
+    await this.client.set(`ei:${resource.idempotencyKey}`, JSON.stringify(resource), 'PX', TTL_MS)
+  }
+  async delete(key: string): Promise<void> {
+    await this.client.del(`ei:${key}`)
+  }
+}
+
+/** @node-idempotency storage adapters (its own memory/redis adapters are separate packages). */
+function nodeIdemMemory() {
+  const map = new Map<string, { value: string; expiresAt: number }>()
+  const live = (key: string) => {
+    const entry = map.get(key)
+    if (entry && entry.expiresAt <= Date.now()) map.delete(key)
+    return map.get(key)
+  }
+  return {
+    async setIfNotExists(key: string, value: string, { ttl = TTL_MS } = {}) {
+      if (live(key)) return false
+      map.set(key, { value, expiresAt: Date.now() + ttl })
+      return true
+    },
+    async set(key: string, value: string, { ttl = TTL_MS }: { ttl?: number }) {
+      map.set(key, { value, expiresAt: Date.now() + ttl })
+    },
+    async get(key: string) {
+      return live(key)?.value
+    },
+  }
+}
+
+function nodeIdemRedis(client: Redis) {
+  return {
+    async setIfNotExists(key: string, value: string, { ttl = TTL_MS } = {}) {
+      return (await client.set(key, value, 'PX', ttl, 'NX')) === 'OK'
+    },
+    async set(key: string, value: string, { ttl = TTL_MS }: { ttl?: number }) {
+      await client.set(key, value, 'PX', ttl)
+    },
+    async get(key: string) {
+      return (await client.get(key)) ?? undefined
+    },
+  }
+}
+
+/** Glues @node-idempotency/core into Express (its Express package is not on npm). */
+function nodeIdempotencyMiddleware(idem: Idempotency): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const params = {
+      headers: req.headers as Record<string, unknown>,
+      path: req.originalUrl,
+      body: req.body as Record<string, unknown>,
+      method: req.method,
+    }
+    idem.onRequest<unknown, unknown>(params).then(
+      (cached) => {
+        if (cached) {
+          res.status((cached.additional?.status as number) ?? 200).json(cached.body)
+          return
+        }
+        const json = res.json.bind(res)
+        res.json = (body: unknown) => {
+          const done = () => json(body)
+          idem.onResponse(params, { body, additional: { status: res.statusCode } }).then(done, done)
+          return res
+        }
+        next()
+      },
+      (error: { code?: string }) => {
+        const status =
+          error.code === 'REQUEST_IN_PROGRESS'
+            ? 409
+            : error.code === 'IDEMPOTENCY_FINGERPRINT_MISSMATCH'
+              ? 422
+              : 400
+        res.status(status).json({ error: error.code })
+      },
+    )
+  }
+}
+
+const runs: Record<string, number> = {}
+
+function app(variant: string, guard?: RequestHandler, isHit?: (req: Request) => boolean) {
+  const a = express()
+  a.use(express.json())
+  if (guard) a.use(guard)
+  runs[variant] = 0
+  a.post('/orders', (req, res) => {
+    if (isHit?.(req)) return
+    res.status(201).json({ id: 'ord_123', amount: req.body.amount, currency: 'usd' })
+  })
+  // The race route: a 50 ms handler counting its runs.
+  a.post('/race', (req, res) => {
+    if (isHit?.(req)) return
+    runs[variant] = (runs[variant] ?? 0) + 1
+    setTimeout(() => res.status(201).json({ id: 'ord_race' }), 50)
+  })
+  a.use((error: Error, _req: Request, res: Response, _next: NextFunction) => {
+    if (!res.headersSent)
+      res.status(res.statusCode >= 400 ? res.statusCode : 500).json({ error: error.message })
+  })
+  return a
+}
+
+const hit = (req: Request) => getSharedIdempotencyService().isHit(req)
+
+// express-idempotency keeps one shared service per process, so each of its variants is set up
+// lazily, right before it is measured (see the `use` message).
+const variants: Record<string, () => ReturnType<typeof express>> = {
+  bare: () => app('bare'),
+  'ours-memory': () =>
+    app('ours-memory', idempotency({ store: new MemoryStore({ maxEntries: 100_000 }) })),
+  'ours-redis': () =>
+    app('ours-redis', idempotency({ store: new RedisStore({ client: redis('ours-redis') }) })),
+  'express-idempotency-memory': () => app('express-idempotency-memory', expressIdempotency(), hit),
+  'express-idempotency-redis': () =>
+    app(
+      'express-idempotency-redis',
+      expressIdempotency({ dataAdapter: new RedisDataAdapter(redis('express-idempotency-redis')) }),
+      hit,
+    ),
+  'node-idempotency-memory': () =>
+    app(
+      'node-idempotency-memory',
+      nodeIdempotencyMiddleware(new Idempotency(nodeIdemMemory(), { cacheTTLMS: TTL_MS })),
+    ),
+  'node-idempotency-redis': () =>
+    app(
+      'node-idempotency-redis',
+      nodeIdempotencyMiddleware(
+        new Idempotency(nodeIdemRedis(redis('node-idempotency-redis')), { cacheTTLMS: TTL_MS }),
+      ),
+    ),
+}
+
+let current: Server | undefined
+
+type Message =
+  | { type: 'use'; variant: string }
+  | { type: 'cpu' }
+  | { type: 'stats'; variant: string }
+  | { type: 'exit' }
+
+process.on('message', (message: Message) => {
+  const reply = (value: unknown) => process.send?.(value)
+  switch (message.type) {
+    case 'use': {
+      const listen = () => {
+        const factory = variants[message.variant]
+        if (!factory) throw new Error(`unknown variant ${message.variant}`)
+        current = factory().listen(0, '127.0.0.1', () => {
+          const address = current?.address()
+          reply({ port: typeof address === 'object' && address ? address.port : 0 })
+        })
+      }
+      if (current) current.close(listen)
+      else listen()
+      current?.closeAllConnections()
+      return
+    }
+    case 'cpu':
+      return reply(process.cpuUsage())
+    case 'stats':
+      return reply({
+        runs: runs[message.variant] ?? 0,
+        roundTrips: roundTrips[message.variant] ?? 0,
+      })
+    case 'exit':
+      current?.close()
+      for (const client of clients) client.disconnect()
+      process.exit(0)
+  }
+})
+process.send?.({ ready: true })

@@ -1,0 +1,383 @@
+import type { ResponseEncryption } from './encryption.js'
+import {
+  IdempotencyConflictError,
+  type IdempotencyError,
+  IdempotencyKeyMismatchError,
+  IdempotencyRecordUnreadableError,
+  type IdempotencyStoreError,
+} from './errors.js'
+import { pickHeaders, replayHeaderSet } from './headers.js'
+import { type ErrorFormat, type ErrorResponse, renderError } from './problem.js'
+import { Deadlines, sharedTicker, type Ticker } from './scheduler.js'
+import type { ClaimResult, IdempotencyStore, StoredResponse } from './store.js'
+import { MemoryStore } from './stores/memory.js'
+
+/** Something the guard did, for metrics: hits (`replayed`), misses (`claimed`), duplicates. */
+export interface IdempotencyEvent {
+  type: 'claimed' | 'replayed' | 'conflict' | 'mismatch' | 'released' | 'store-error' | 'lease-lost'
+  /** The hashed storage key (never the client's raw key). */
+  keyHash: string
+  /** The status stored or replayed, for `replayed` and `released`. */
+  status?: number
+  /** The failure, for `store-error`. */
+  error?: unknown
+}
+
+/** What to do when the key is held by a request still running. */
+export type ConcurrencyPolicy = 'reject' | { waitMs: number }
+
+/** Options shared by the Express and Koa middleware and by `idempotent()`. */
+export interface CoreOptions {
+  /** Where records live. @default new MemoryStore() */
+  store?: IdempotencyStore
+  /** Request header that carries the key. @default 'Idempotency-Key' */
+  headerName?: string
+  /** Methods guarded; others pass through untouched. @default ['POST', 'PATCH'] */
+  methods?: readonly string[]
+  /** Answer 400 when a guarded request has no key. @default false */
+  required?: boolean
+  /** Accept only the draft's quoted Structured-Field string form of the key. @default false */
+  strictSyntax?: boolean
+  /** How long a completed response is replayed. @default 86_400_000 (24 h) */
+  ttlMs?: number
+  /** Lease of an in-flight claim; renewed after `leaseMs / 3` (by `leaseMs / 2`) while the handler runs. @default 60_000 */
+  leaseMs?: number
+  /** Renewal stops after this long, so a stuck handler cannot hold a key forever. @default 600_000 */
+  maxLeaseHoldMs?: number
+  /** 409 at once, or wait up to `waitMs` for the first request and replay it. @default 'reject' */
+  onConcurrent?: ConcurrencyPolicy
+  /** Which statuses are stored; others release the key. @default 2xx and 4xx except 408 and 429 */
+  storeResponse?: (status: number) => boolean
+  /** Extra response headers to replay (set-cookie, date, framing, request-id and rate-limit headers are refused). @default [] */
+  replayHeaders?: readonly string[]
+  /** Larger response bodies are sent but not stored (see README). @default 1_048_576 */
+  maxStoredBodyBytes?: number
+  /** Every store call fails after this long. @default 2_000 */
+  storeTimeoutMs?: number
+  /** On a store failure: 503 without running the handler, or run it unguarded. @default 'fail-closed' */
+  onStoreError?: 'fail-closed' | 'fail-open'
+  /** Error body shape: RFC 9457 problem+json, or Stripe's `{ error }`. @default 'problem' */
+  errorFormat?: ErrorFormat
+  /** Encrypts stored responses at rest, e.g. {@link aesGcmEncryption}. @default undefined */
+  encryption?: ResponseEncryption
+  /** Called for every decision, for metrics. @default undefined */
+  onEvent?: (event: IdempotencyEvent) => void
+  /** Where warnings go. @default console */
+  logger?: { warn(message: string): void }
+}
+
+/** The default `storeResponse`: 2xx and deterministic 4xx. */
+export const storeDeterministic = (status: number): boolean =>
+  (status >= 200 && status < 300) ||
+  (status >= 400 && status < 500 && status !== 408 && status !== 429)
+
+/** A response to replay, ready to write. */
+export interface ReplayResponse {
+  status: number
+  headers: Record<string, string | string[]>
+  body: Uint8Array
+}
+
+/** The outcome of claiming a key. */
+export type Decision =
+  | { kind: 'run'; claim: ActiveClaim }
+  | { kind: 'bypass' }
+  | { kind: 'replay'; response: ReplayResponse }
+  | { kind: 'error'; error: IdempotencyError }
+
+const EMPTY = new Uint8Array(0)
+const REPLAYED = 'Idempotent-Replayed'
+const BODY_OMITTED = 'Idempotent-Body-Omitted'
+
+/** Appends our replay headers to an `Access-Control-Expose-Headers` value. */
+export function exposeHeaders(existing: unknown, omitted: boolean): string {
+  const ours = omitted ? `${REPLAYED}, ${BODY_OMITTED}` : REPLAYED
+  if (typeof existing === 'string' && existing !== '') return `${existing}, ${ours}`
+  if (Array.isArray(existing) && existing.length > 0) return `${existing.join(', ')}, ${ours}`
+  return ours
+}
+
+// Once per process: `idempotent()` builds an engine per call.
+let warnedMemoryInProduction = false
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** The framework-neutral engine: claim, replay or reject, then complete or release. */
+export class IdempotencyEngine {
+  readonly store: IdempotencyStore
+  readonly headerName: string
+  /** Lower-case header name, as Node's `req.headers` keys it. */
+  readonly headerKey: string
+  readonly methods: ReadonlySet<string>
+  readonly required: boolean
+  readonly strictSyntax: boolean
+  readonly ttlMs: number
+  readonly leaseMs: number
+  readonly maxLeaseHoldMs: number
+  readonly waitMs: number
+  readonly storeResponse: (status: number) => boolean
+  readonly allowHeaders: ReadonlySet<string>
+  readonly maxStoredBodyBytes: number
+  readonly storeTimeoutMs: number
+  readonly failOpen: boolean
+  readonly errorFormat: ErrorFormat
+  readonly encryption: ResponseEncryption | undefined
+  readonly #onEvent: ((event: IdempotencyEvent) => void) | undefined
+  readonly #logger: { warn(message: string): void }
+  readonly #warned = new Set<string>()
+  /** Deadlines of store calls. */
+  readonly deadlines: Deadlines
+  /** Lease renewals of running claims. */
+  readonly renewals: Ticker
+
+  constructor(options: CoreOptions = {}) {
+    this.store = options.store ?? new MemoryStore()
+    this.headerName = options.headerName ?? 'Idempotency-Key'
+    this.headerKey = this.headerName.toLowerCase()
+    this.methods = new Set((options.methods ?? ['POST', 'PATCH']).map((m) => m.toUpperCase()))
+    this.required = options.required ?? false
+    this.strictSyntax = options.strictSyntax ?? false
+    this.ttlMs = options.ttlMs ?? 86_400_000
+    this.leaseMs = options.leaseMs ?? 60_000
+    this.maxLeaseHoldMs = options.maxLeaseHoldMs ?? 600_000
+    const concurrent = options.onConcurrent ?? 'reject'
+    this.waitMs = concurrent === 'reject' ? 0 : concurrent.waitMs
+    this.storeResponse = options.storeResponse ?? storeDeterministic
+    this.allowHeaders = replayHeaderSet(options.replayHeaders)
+    this.maxStoredBodyBytes = options.maxStoredBodyBytes ?? 1_048_576
+    this.storeTimeoutMs = options.storeTimeoutMs ?? 2_000
+    this.failOpen = options.onStoreError === 'fail-open'
+    this.errorFormat = options.errorFormat ?? 'problem'
+    this.encryption = options.encryption
+    this.#onEvent = options.onEvent
+    this.deadlines = new Deadlines(this.storeTimeoutMs)
+    // Ticks at leaseMs / 6, so a lease due for renewal at leaseMs / 3 is renewed by leaseMs / 2.
+    this.renewals = sharedTicker(this.leaseMs / 6)
+    this.#logger = options.logger ?? console
+    if (
+      !warnedMemoryInProduction &&
+      this.store instanceof MemoryStore &&
+      process.env.NODE_ENV === 'production'
+    ) {
+      warnedMemoryInProduction = true
+      this.#logger.warn(
+        '[idempotency] MemoryStore is used with NODE_ENV=production: records are per process and lost on restart; use RedisStore',
+      )
+    }
+  }
+
+  /** Logs `message` once per `id`. */
+  warnOnce(id: string, message: string): void {
+    if (this.#warned.has(id)) return
+    this.#warned.add(id)
+    this.#logger.warn(message)
+  }
+
+  /** Reports an event; a throwing listener never breaks a request. */
+  emit(type: IdempotencyEvent['type'], keyHash: string, extra?: Partial<IdempotencyEvent>): void {
+    if (!this.#onEvent) return
+    try {
+      this.#onEvent({ type, keyHash, ...extra })
+    } catch {
+      // A metrics hook must not change the response.
+    }
+  }
+
+  /** Renders an error in the configured format. */
+  render(error: IdempotencyError): ErrorResponse {
+    return renderError(error, this.errorFormat)
+  }
+
+  /**
+   * Claims `keyHash` for a request with `fingerprint`. A mismatch (422) is reported before
+   * in-flight (409); with `onConcurrent: { waitMs }` an in-flight duplicate waits and replays.
+   */
+  async begin(keyHash: string, fingerprint: string): Promise<Decision> {
+    const deadline = this.waitMs > 0 ? Date.now() + this.waitMs : 0
+    let pollMs = 10
+    for (;;) {
+      let result: ClaimResult
+      const claiming = this.store.claim(keyHash, fingerprint, this.leaseMs)
+      try {
+        result = await this.deadlines.run(claiming, 'claim')
+      } catch (error) {
+        // A claim we gave up on may still land (a Redis client queues commands while it
+        // reconnects); nobody would run or release it, so the key would be locked for a lease.
+        claiming.then(
+          (late) => {
+            if (late.state === 'claimed') this.store.release(keyHash, late.token).catch(() => {})
+          },
+          () => {},
+        )
+        this.emit('store-error', keyHash, { error })
+        if (this.failOpen) return { kind: 'bypass' }
+        return { kind: 'error', error: error as IdempotencyStoreError }
+      }
+      if (result.state === 'claimed') {
+        this.emit('claimed', keyHash)
+        return { kind: 'run', claim: new ActiveClaim(this, keyHash, result.token) }
+      }
+      if (result.fingerprint !== fingerprint) {
+        this.emit('mismatch', keyHash)
+        return { kind: 'error', error: new IdempotencyKeyMismatchError() }
+      }
+      if (result.state === 'completed') return this.#replay(keyHash, result.response)
+      const remaining = deadline - Date.now()
+      if (remaining <= 0) {
+        this.emit('conflict', keyHash)
+        return { kind: 'error', error: new IdempotencyConflictError(result.retryAfterMs) }
+      }
+      const waitFor = Math.max(1, Math.min(remaining, result.retryAfterMs))
+      if (this.store.waitForChange) {
+        try {
+          await this.deadlines.run(
+            this.store.waitForChange(keyHash, waitFor),
+            'waitForChange',
+            waitFor + this.storeTimeoutMs,
+          )
+        } catch (error) {
+          this.emit('store-error', keyHash, { error })
+          await sleep(Math.min(pollMs, waitFor))
+        }
+      } else {
+        // Stores without change notification (Redis) get a bounded, backing-off poll.
+        await sleep(Math.min(pollMs, waitFor))
+        pollMs = Math.min(pollMs * 2, 250)
+      }
+    }
+  }
+
+  #replay(keyHash: string, stored: StoredResponse): Decision {
+    let response = stored
+    if (this.encryption) {
+      try {
+        response = this.encryption.open(stored, keyHash)
+      } catch (error) {
+        this.emit('store-error', keyHash, { error })
+        const unreadable = new IdempotencyRecordUnreadableError(
+          'The stored response for this idempotency key cannot be read',
+          { cause: error },
+        )
+        return { kind: 'error', error: unreadable }
+      }
+    }
+    this.emit('replayed', keyHash, { status: response.status })
+    const omitted = response.bodyOmitted === true
+    const headers: Record<string, string | string[]> = { ...response.headers }
+    if (omitted) {
+      // No body follows, so a content type would describe nothing.
+      delete headers['content-type']
+      headers[BODY_OMITTED.toLowerCase()] = 'true'
+    }
+    headers[REPLAYED.toLowerCase()] = 'true'
+    return {
+      kind: 'replay',
+      response: { status: response.status, headers, body: omitted ? EMPTY : response.body },
+    }
+  }
+}
+
+/** Our claim on a key while the handler runs: renews the lease, then completes or releases. */
+export class ActiveClaim {
+  readonly #engine: IdempotencyEngine
+  readonly keyHash: string
+  readonly #token: string
+  readonly #holdUntil: number
+  #renewAt: number
+  #renewing = false
+  #settled = false
+  #stopped = false
+
+  constructor(engine: IdempotencyEngine, keyHash: string, token: string) {
+    this.#engine = engine
+    this.keyHash = keyHash
+    this.#token = token
+    const now = Date.now()
+    this.#holdUntil = now + engine.maxLeaseHoldMs
+    this.#renewAt = now + engine.leaseMs / 3
+    engine.renewals.add(this)
+  }
+
+  /** Called by the engine's renewal ticker; false once renewing is over. */
+  check(now: number): boolean {
+    if (this.#settled || this.#stopped || now >= this.#holdUntil) return false
+    if (now >= this.#renewAt && !this.#renewing) void this.#renew()
+    return true
+  }
+
+  async #renew(): Promise<void> {
+    const engine = this.#engine
+    this.#renewing = true
+    try {
+      const ok = await engine.deadlines.run(
+        engine.store.renew(this.keyHash, this.#token, engine.leaseMs),
+        'renew',
+      )
+      if (!ok && !this.#settled) {
+        engine.emit('lease-lost', this.keyHash)
+        this.#stopped = true
+      }
+    } catch (error) {
+      engine.emit('store-error', this.keyHash, { error })
+    }
+    this.#renewing = false
+    this.#renewAt = Date.now() + engine.leaseMs / 3
+  }
+
+  /** Lets the lease lapse (the client left while the handler may still run). */
+  stopRenewing(): void {
+    this.#stopped = true
+    this.#engine.renewals.delete(this)
+  }
+
+  #settle(): boolean {
+    if (this.#settled) return false
+    this.#settled = true
+    this.#engine.renewals.delete(this)
+    return true
+  }
+
+  /**
+   * Stores the response if its status qualifies, else releases the key. Resolves once the
+   * store answered (or failed), so callers send the last byte only after the record is durable.
+   */
+  async finish(
+    status: number,
+    headers: Record<string, number | string | string[] | undefined>,
+    body: Uint8Array,
+    bodyOmitted: boolean,
+  ): Promise<void> {
+    const engine = this.#engine
+    if (!engine.storeResponse(status)) return this.release(status)
+    if (!this.#settle()) return
+    let response: StoredResponse = {
+      status,
+      headers: pickHeaders(headers, engine.allowHeaders),
+      body: bodyOmitted ? EMPTY : body,
+    }
+    if (bodyOmitted) response.bodyOmitted = true
+    if (engine.encryption) response = engine.encryption.seal(response, this.keyHash)
+    try {
+      const ok = await engine.deadlines.run(
+        engine.store.complete(this.keyHash, this.#token, response, engine.ttlMs),
+        'complete',
+      )
+      if (!ok) engine.emit('lease-lost', this.keyHash)
+    } catch (error) {
+      // The handler ran; the response still goes out. The lease expires and the key can run again.
+      engine.emit('store-error', this.keyHash, { error })
+    }
+  }
+
+  /** Drops the claim so a retry runs the handler again (5xx, thrown error, client abort). */
+  async release(status?: number): Promise<void> {
+    if (!this.#settle()) return
+    const engine = this.#engine
+    try {
+      await engine.deadlines.run(engine.store.release(this.keyHash, this.#token), 'release')
+      engine.emit('released', this.keyHash, status === undefined ? undefined : { status })
+    } catch (error) {
+      engine.emit('store-error', this.keyHash, { error })
+    }
+  }
+}

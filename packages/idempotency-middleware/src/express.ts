@@ -1,0 +1,135 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { NextFunction, Request, RequestHandler, Response } from 'express'
+import { type CapturableResponse, captureResponse } from './capture.js'
+import { type CoreOptions, type Decision, exposeHeaders, IdempotencyEngine } from './core.js'
+import {
+  type IdempotencyError,
+  IdempotencyKeyRequiredError,
+  isIdempotencyBodyUnsupportedError,
+  isIdempotencyError,
+} from './errors.js'
+import { fingerprintBody, requestFingerprint } from './fingerprint.js'
+import { headerLines, parseIdempotencyKey, storageKey } from './key.js'
+import type { ErrorResponse } from './problem.js'
+
+/** Options of the Express {@link idempotency} middleware. */
+export interface IdempotencyOptions extends CoreOptions {
+  /** Who owns the key, e.g. the authenticated principal; `false` declares keys global. @default undefined (global, with a warning once `req.user` exists) */
+  scope?: ((req: Request) => string) | false
+  /** Replaces the request fingerprint (method, path with query, body). @default SHA-256 of those */
+  fingerprint?: (req: Request) => string
+}
+
+/** Writes a ready error response with plain Node calls. */
+export function writeError(res: Response, error: ErrorResponse): void {
+  res.statusCode = error.status
+  for (const name in error.headers) res.setHeader(name, error.headers[name] as string)
+  res.end(error.body)
+}
+
+/** The default Express fingerprint (see {@link fingerprintBody}). */
+function fingerprintOf(req: Request): string {
+  const raw = (req as { rawBody?: unknown }).rawBody
+  const body = fingerprintBody(req, raw, req.body, 'idempotency()')
+  return requestFingerprint(req.method, req.originalUrl, body)
+}
+
+/**
+ * A `verify` hook for Express's body parsers that keeps the raw bytes on `req.rawBody`, so the
+ * fingerprint hashes exactly what the client sent (cheaper than canonical JSON, and the same
+ * fingerprint Koa's bodyparser gives, for fleets that mix both on one store).
+ * @example app.use(express.json({ verify: keepRawBody }))
+ */
+export function keepRawBody(req: IncomingMessage, _res: ServerResponse, buf: Buffer): void {
+  ;(req as unknown as { rawBody?: Buffer }).rawBody = buf
+}
+
+/**
+ * Express middleware (4 and 5) that makes POST/PATCH requests with an `Idempotency-Key` run once:
+ * retries get the stored response, concurrent duplicates 409, reused keys 422.
+ * @example
+ * app.use(express.json())
+ * app.use(idempotency({ store: new RedisStore({ client }), scope: (req) => req.user.id }))
+ */
+export function idempotency(options: IdempotencyOptions = {}): RequestHandler {
+  const engine = new IdempotencyEngine(options)
+  const { scope, fingerprint } = options
+  const fail = (res: Response, error: IdempotencyError) => writeError(res, engine.render(error))
+
+  const respond = (req: Request, res: Response, next: NextFunction, decision: Decision) => {
+    switch (decision.kind) {
+      case 'run':
+        captureResponse(
+          res as unknown as CapturableResponse,
+          decision.claim,
+          engine.maxStoredBodyBytes,
+        )
+        return next()
+      case 'bypass':
+        return next()
+      case 'error':
+        return fail(res, decision.error)
+      case 'replay': {
+        const { status, headers, body } = decision.response
+        res.statusCode = status
+        for (const name in headers) res.setHeader(name, headers[name] as string | string[])
+        res.setHeader(
+          'access-control-expose-headers',
+          exposeHeaders(
+            res.getHeader('access-control-expose-headers'),
+            headers['idempotent-body-omitted'] !== undefined,
+          ),
+        )
+        res.end(req.method === 'HEAD' ? undefined : body)
+      }
+    }
+  }
+
+  return function idempotency(req: Request, res: Response, next: NextFunction): void {
+    if (!engine.methods.has(req.method)) {
+      next()
+      return
+    }
+    let key: string | undefined
+    try {
+      key = parseIdempotencyKey(
+        headerLines(req, engine.headerKey),
+        engine.headerName,
+        engine.strictSyntax,
+      )
+    } catch (error) {
+      fail(res, error as IdempotencyError)
+      return
+    }
+    if (key === undefined) {
+      if (engine.required) fail(res, new IdempotencyKeyRequiredError(engine.headerName))
+      else next()
+      return
+    }
+    let print: string
+    try {
+      print = fingerprint ? fingerprint(req) : fingerprintOf(req)
+    } catch (error) {
+      // A body type nobody parsed is the client's doing: answer it. A JSON body nobody parsed
+      // is a mounting mistake: pass it to the app's error handler, loudly.
+      if (isIdempotencyBodyUnsupportedError(error)) {
+        fail(res, error)
+        return
+      }
+      if (isIdempotencyError(error)) engine.warnOnce('body', error.message)
+      next(error)
+      return
+    }
+    if (scope === undefined && (req as { user?: unknown }).user !== undefined) {
+      engine.warnOnce(
+        'scope',
+        '[idempotency] req.user is set but no `scope` is configured: keys are shared by all users. Pass scope: (req) => req.user.id, or scope: false',
+      )
+    }
+    const keyHash = storageKey(scope ? scope(req) : '', key)
+    engine
+      .begin(keyHash, print)
+      .then((decision) => respond(req, res, next, decision))
+      .catch(next)
+  }
+}

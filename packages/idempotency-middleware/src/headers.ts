@@ -1,0 +1,73 @@
+import { IdempotencyConfigError } from './errors.js'
+
+/** Response headers replayed by default (lower case). */
+export const DEFAULT_REPLAY_HEADERS: readonly string[] = [
+  'content-type',
+  'content-language',
+  'content-location',
+  'location',
+  'etag',
+  'last-modified',
+  'link',
+  'cache-control',
+]
+
+// Never replayed: per-response, framing, hop-by-hop, per-request or per-client headers.
+const FORBIDDEN = new Set([
+  'set-cookie',
+  'date',
+  'content-length',
+  'transfer-encoding',
+  'content-encoding',
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'upgrade',
+  'age',
+  'retry-after',
+  'request-id',
+  'x-request-id',
+  'x-correlation-id',
+  'traceparent',
+  'tracestate',
+  'idempotent-replayed',
+])
+const FORBIDDEN_PATTERN = /^(x-)?rate-?limit/
+
+/** True for a header that must never be replayed. */
+export function isForbiddenReplayHeader(name: string): boolean {
+  const lower = name.toLowerCase()
+  return FORBIDDEN.has(lower) || FORBIDDEN_PATTERN.test(lower)
+}
+
+/** The allowlist: the defaults plus `extra`, refusing any forbidden header at startup. */
+export function replayHeaderSet(extra: readonly string[] = []): ReadonlySet<string> {
+  for (const name of extra) {
+    if (isForbiddenReplayHeader(name)) {
+      throw new IdempotencyConfigError(
+        `replayHeaders must not include "${name}": it is never replayed`,
+      )
+    }
+  }
+  return new Set([...DEFAULT_REPLAY_HEADERS, ...extra.map((name) => name.toLowerCase())])
+}
+
+/** Keeps the allowlisted headers of a response, as strings or string arrays. */
+export function pickHeaders(
+  headers: Record<string, number | string | string[] | undefined>,
+  allow: ReadonlySet<string>,
+): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {}
+  for (const name in headers) {
+    const lower = name.toLowerCase()
+    if (!allow.has(lower)) continue
+    const value = headers[name]
+    if (value === undefined) continue
+    out[lower] = typeof value === 'number' ? String(value) : value
+  }
+  return out
+}

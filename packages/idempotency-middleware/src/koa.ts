@@ -1,0 +1,117 @@
+import type { Context, Middleware, Next } from 'koa'
+import { type CapturableResponse, captureResponse } from './capture.js'
+import { type CoreOptions, exposeHeaders, IdempotencyEngine } from './core.js'
+import {
+  type IdempotencyError,
+  IdempotencyKeyRequiredError,
+  isIdempotencyBodyUnsupportedError,
+  isIdempotencyError,
+} from './errors.js'
+import { fingerprintBody, requestFingerprint } from './fingerprint.js'
+import { headerLines, parseIdempotencyKey, storageKey } from './key.js'
+
+/** Options of {@link koaIdempotency}. */
+export interface KoaIdempotencyOptions extends CoreOptions {
+  /** Who owns the key, e.g. the authenticated principal; `false` declares keys global. @default undefined (global, with a warning once `ctx.state.user` exists) */
+  scope?: ((ctx: Context) => string) | false
+  /** Replaces the request fingerprint (method, path with query, body). @default SHA-256 of those */
+  fingerprint?: (ctx: Context) => string
+}
+
+/** The default Koa fingerprint (see {@link fingerprintBody}). */
+function fingerprintOf(ctx: Context): string {
+  const request = ctx.request as { rawBody?: unknown; body?: unknown }
+  const body = fingerprintBody(ctx.req, request.rawBody, request.body, 'koaIdempotency()')
+  return requestFingerprint(ctx.method, ctx.originalUrl, body)
+}
+
+function fail(ctx: Context, engine: IdempotencyEngine, error: IdempotencyError): void {
+  const rendered = engine.render(error)
+  ctx.status = rendered.status
+  ctx.set(rendered.headers)
+  ctx.body = rendered.body
+  ctx.type = rendered.headers['content-type'] as string
+}
+
+/**
+ * Koa middleware (2 and 3) with the same semantics as the Express one; any `ctx.body` is
+ * captured (string, Buffer, object, stream).
+ * @example
+ * app.use(bodyParser())
+ * app.use(koaIdempotency({ store: new RedisStore({ client }), scope: (ctx) => ctx.state.user.id }))
+ */
+export function koaIdempotency(options: KoaIdempotencyOptions = {}): Middleware {
+  const engine = new IdempotencyEngine(options)
+  const { scope, fingerprint } = options
+
+  return async function idempotency(ctx: Context, next: Next): Promise<void> {
+    if (!engine.methods.has(ctx.method)) return next()
+    let key: string | undefined
+    try {
+      key = parseIdempotencyKey(
+        headerLines(ctx.req, engine.headerKey),
+        engine.headerName,
+        engine.strictSyntax,
+      )
+    } catch (error) {
+      return fail(ctx, engine, error as IdempotencyError)
+    }
+    if (key === undefined) {
+      if (engine.required)
+        return fail(ctx, engine, new IdempotencyKeyRequiredError(engine.headerName))
+      return next()
+    }
+    let print: string
+    try {
+      print = fingerprint ? fingerprint(ctx) : fingerprintOf(ctx)
+    } catch (error) {
+      // See the Express middleware: the client's body type is answered, a mounting mistake thrown.
+      if (isIdempotencyBodyUnsupportedError(error)) return fail(ctx, engine, error)
+      if (isIdempotencyError(error)) engine.warnOnce('body', error.message)
+      throw error
+    }
+    if (scope === undefined && ctx.state.user !== undefined) {
+      engine.warnOnce(
+        'scope',
+        '[idempotency] ctx.state.user is set but no `scope` is configured: keys are shared by all users. Pass scope: (ctx) => ctx.state.user.id, or scope: false',
+      )
+    }
+    const decision = await engine.begin(storageKey(scope ? scope(ctx) : '', key), print)
+    switch (decision.kind) {
+      case 'bypass':
+        return next()
+      case 'error':
+        return fail(ctx, engine, decision.error)
+      case 'replay': {
+        const { status, headers, body } = decision.response
+        ctx.status = status
+        ctx.set(headers)
+        const omitted = headers['idempotent-body-omitted'] !== undefined
+        ctx.set(
+          'Access-Control-Expose-Headers',
+          exposeHeaders(ctx.response.get('Access-Control-Expose-Headers'), omitted),
+        )
+        ctx.body = Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+        // Koa types a Buffer body as octet-stream; a replay keeps the original (or no) type.
+        if (headers['content-type'] === undefined) ctx.remove('Content-Type')
+        return
+      }
+      case 'run': {
+        const { claim } = decision
+        const control = captureResponse(
+          ctx.res as unknown as CapturableResponse,
+          claim,
+          engine.maxStoredBodyBytes,
+        )
+        try {
+          await next()
+        } catch (error) {
+          await claim.release()
+          throw error
+        }
+        // Koa skips responding to a client that left; nothing would call end() for us.
+        control.handlerFinished()
+      }
+    }
+  }
+}

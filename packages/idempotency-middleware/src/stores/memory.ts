@@ -1,0 +1,165 @@
+import { randomUUID } from 'node:crypto'
+import type { ClaimResult, IdempotencyStore, StoredResponse } from '../store.js'
+
+/** Options of {@link MemoryStore}. */
+export interface MemoryStoreOptions {
+  /** Records kept; the oldest completed ones are evicted first, in-flight ones never. @default 10_000 */
+  maxEntries?: number
+  /** How often expired records are swept. @default 60_000 */
+  sweepIntervalMs?: number
+}
+
+interface InFlight {
+  fingerprint: string
+  token: string
+  expiresAt: number
+}
+
+interface Completed {
+  fingerprint: string
+  response: StoredResponse
+  expiresAt: number
+}
+
+/**
+ * The default store: one process, bounded, with TTLs. Use `RedisStore` when more than one
+ * process serves the same keys.
+ * @example
+ * idempotency({ store: new MemoryStore({ maxEntries: 50_000 }) })
+ */
+export class MemoryStore implements IdempotencyStore {
+  readonly name = 'memory'
+  readonly #maxEntries: number
+  // Two maps: completed records in completion order make "evict the oldest completed" O(1),
+  // and in-flight claims are never candidates.
+  readonly #inFlight = new Map<string, InFlight>()
+  readonly #completed = new Map<string, Completed>()
+  readonly #waiters = new Map<string, Set<() => void>>()
+  readonly #sweeper: ReturnType<typeof setInterval>
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.#maxEntries = options.maxEntries ?? 10_000
+    this.#sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 60_000)
+    this.#sweeper.unref()
+  }
+
+  /** Number of records held (in flight and completed). */
+  get size(): number {
+    return this.#inFlight.size + this.#completed.size
+  }
+
+  /** Claims `key`, takes over an expired lease, or reports what is stored. */
+  async claim(key: string, fingerprint: string, leaseMs: number): Promise<ClaimResult> {
+    const now = Date.now()
+    const done = this.#completed.get(key)
+    if (done) {
+      if (done.expiresAt > now) {
+        return { state: 'completed', fingerprint: done.fingerprint, response: done.response }
+      }
+      this.#completed.delete(key)
+    }
+    const current = this.#inFlight.get(key)
+    if (current && current.expiresAt > now) {
+      return {
+        state: 'in-progress',
+        fingerprint: current.fingerprint,
+        retryAfterMs: current.expiresAt - now,
+      }
+    }
+    const token = randomUUID()
+    this.#inFlight.set(key, { fingerprint, token, expiresAt: now + leaseMs })
+    this.#evict()
+    return { state: 'claimed', token }
+  }
+
+  /** Stores the response if `token` owns a live lease. */
+  async complete(
+    key: string,
+    token: string,
+    response: StoredResponse,
+    ttlMs: number,
+  ): Promise<boolean> {
+    const now = Date.now()
+    const current = this.#inFlight.get(key)
+    if (!current || current.token !== token || current.expiresAt <= now) return false
+    this.#inFlight.delete(key)
+    this.#completed.set(key, {
+      fingerprint: current.fingerprint,
+      response,
+      expiresAt: now + ttlMs,
+    })
+    this.#evict()
+    this.#wake(key)
+    return true
+  }
+
+  /** Drops the claim if `token` owns it. */
+  async release(key: string, token: string): Promise<void> {
+    const current = this.#inFlight.get(key)
+    if (current?.token !== token) return
+    this.#inFlight.delete(key)
+    this.#wake(key)
+  }
+
+  /** Extends the lease if `token` owns a live one. */
+  async renew(key: string, token: string, leaseMs: number): Promise<boolean> {
+    const now = Date.now()
+    const current = this.#inFlight.get(key)
+    if (!current || current.token !== token || current.expiresAt <= now) return false
+    current.expiresAt = now + leaseMs
+    return true
+  }
+
+  /** Resolves when `key` completes or is released, or after `timeoutMs`. */
+  waitForChange(key: string, timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      let waiters = this.#waiters.get(key)
+      if (!waiters) {
+        waiters = new Set()
+        this.#waiters.set(key, waiters)
+      }
+      const set = waiters
+      const done = () => {
+        clearTimeout(timer)
+        set.delete(done)
+        if (set.size === 0 && this.#waiters.get(key) === set) this.#waiters.delete(key)
+        resolve()
+      }
+      const timer = setTimeout(done, timeoutMs)
+      timer.unref()
+      set.add(done)
+    })
+  }
+
+  /** Removes expired records now (also runs every `sweepIntervalMs`). */
+  sweep(): void {
+    const now = Date.now()
+    for (const [key, record] of this.#completed) {
+      if (record.expiresAt <= now) this.#completed.delete(key)
+    }
+    for (const [key, record] of this.#inFlight) {
+      if (record.expiresAt <= now) this.#inFlight.delete(key)
+    }
+  }
+
+  /** Stops the sweeper, wakes waiters and drops every record. */
+  async close(): Promise<void> {
+    clearInterval(this.#sweeper)
+    for (const key of [...this.#waiters.keys()]) this.#wake(key)
+    this.#inFlight.clear()
+    this.#completed.clear()
+  }
+
+  #evict(): void {
+    while (this.size > this.#maxEntries && this.#completed.size > 0) {
+      const oldest = this.#completed.keys().next().value as string
+      this.#completed.delete(oldest)
+    }
+  }
+
+  #wake(key: string): void {
+    const waiters = this.#waiters.get(key)
+    if (!waiters) return
+    for (const wake of [...waiters]) wake()
+  }
+}

@@ -1,0 +1,107 @@
+import { IdempotencyEngine, type IdempotencyEvent } from './core.js'
+import type { ResponseEncryption } from './encryption.js'
+import { IdempotencyRecordUnreadableError } from './errors.js'
+import { storageKey } from './key.js'
+import type { IdempotencyStore } from './store.js'
+
+/** Options of {@link idempotent}. */
+export interface IdempotentOptions<T> {
+  /** How long the result is remembered. @default 86_400_000 (24 h) */
+  ttlMs?: number
+  /** Identifies the work; the same key with another fingerprint throws {@link IdempotencyKeyMismatchError}. @default '' (not checked) */
+  fingerprint?: string
+  /** Namespace of the key (tenant, queue name). @default '' */
+  scope?: string
+  /** Lease of the claim, renewed after `leaseMs / 3` (by `leaseMs / 2`) while `fn` runs. @default 60_000 */
+  leaseMs?: number
+  /** Renewal stops after this long. @default 600_000 */
+  maxLeaseHoldMs?: number
+  /** Throw {@link IdempotencyConflictError} at once, or wait up to `waitMs` for the running duplicate. @default 'reject' */
+  onConcurrent?: 'reject' | { waitMs: number }
+  /** Every store call fails after this long. @default 2_000 */
+  storeTimeoutMs?: number
+  /** On a store failure: throw {@link IdempotencyStoreError}, or run `fn` unguarded. @default 'fail-closed' */
+  onStoreError?: 'fail-closed' | 'fail-open'
+  /** Encrypts stored results at rest. @default undefined */
+  encryption?: ResponseEncryption
+  /** Larger results are not stored; a later call then throws {@link IdempotencyRecordUnreadableError}. @default 1_048_576 */
+  maxStoredBodyBytes?: number
+  /** Turns the result into bytes and back. @default JSON */
+  codec?: { encode(value: T): Uint8Array; decode(bytes: Uint8Array): T }
+  /** Called for every decision. @default undefined */
+  onEvent?: (event: IdempotencyEvent) => void
+}
+
+const jsonCodec = {
+  encode: (value: unknown): Uint8Array => Buffer.from(JSON.stringify(value) ?? 'null'),
+  decode: (bytes: Uint8Array): unknown => JSON.parse(Buffer.from(bytes).toString()),
+}
+
+/**
+ * Runs `fn` once per `key` across every process sharing `store`: a completed key returns the
+ * stored result (JSON by default, so a Date comes back as a string), a running duplicate waits or
+ * throws {@link IdempotencyConflictError}, and a throwing `fn` releases the key for a retry.
+ * @example
+ * await idempotent(store, job.id, () => chargeCard(job.data), { ttlMs: 86_400_000 })
+ */
+export async function idempotent<T>(
+  store: IdempotencyStore,
+  key: string,
+  fn: () => Promise<T> | T,
+  options: IdempotentOptions<T> = {},
+): Promise<T> {
+  const engine = new IdempotencyEngine({
+    store,
+    ttlMs: options.ttlMs ?? 86_400_000,
+    leaseMs: options.leaseMs ?? 60_000,
+    maxLeaseHoldMs: options.maxLeaseHoldMs ?? 600_000,
+    onConcurrent: options.onConcurrent ?? 'reject',
+    storeTimeoutMs: options.storeTimeoutMs ?? 2_000,
+    onStoreError: options.onStoreError ?? 'fail-closed',
+    maxStoredBodyBytes: options.maxStoredBodyBytes ?? 1_048_576,
+    storeResponse: () => true,
+    ...(options.encryption ? { encryption: options.encryption } : {}),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+  })
+  const codec = (options.codec ?? jsonCodec) as {
+    encode(value: T): Uint8Array
+    decode(bytes: Uint8Array): T
+  }
+  const decision = await engine.begin(
+    storageKey(options.scope ?? '', key),
+    options.fingerprint ?? '',
+  )
+  switch (decision.kind) {
+    case 'error':
+      throw decision.error
+    case 'bypass':
+      return fn()
+    case 'replay': {
+      if (decision.response.headers['idempotent-body-omitted'] !== undefined) {
+        throw new IdempotencyRecordUnreadableError(
+          'The result of this key ran once but was too large to store',
+        )
+      }
+      try {
+        return codec.decode(decision.response.body)
+      } catch (error) {
+        throw new IdempotencyRecordUnreadableError('The stored result cannot be decoded', {
+          cause: error,
+        })
+      }
+    }
+    case 'run': {
+      let value: T
+      try {
+        value = await fn()
+      } catch (error) {
+        await decision.claim.release()
+        throw error
+      }
+      const body = codec.encode(value)
+      const omitted = body.byteLength > engine.maxStoredBodyBytes
+      await decision.claim.finish(200, {}, omitted ? new Uint8Array(0) : body, omitted)
+      return value
+    }
+  }
+}

@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto'
+import express from 'express'
+import request from 'supertest'
+import { describe, expect, it } from 'vitest'
+import {
+  aesGcmEncryption,
+  type IdempotencyOptions,
+  idempotency,
+  isIdempotencyConfigError,
+  MemoryStore,
+} from '../src/index.js'
+import { SpyStore } from './support.js'
+
+const k1 = randomBytes(32)
+const k2 = randomBytes(32)
+
+function makeApp(options: IdempotencyOptions, counter: { runs: number }) {
+  const app = express()
+  app.use(express.json())
+  app.use(idempotency(options))
+  app.post('/pay', (_req, res) => {
+    counter.runs++
+    res.status(201).location('/payments/secret-id').json({ card: '4242-secret', run: counter.runs })
+  })
+  return app
+}
+
+describe('encryption at rest', () => {
+  it('stores only ciphertext and replays the plaintext', async () => {
+    const store = new SpyStore()
+    const counter = { runs: 0 }
+    const app = makeApp(
+      { store, encryption: aesGcmEncryption({ keys: { k1 }, currentKeyId: 'k1' }) },
+      counter,
+    )
+    const first = await request(app).post('/pay').set('Idempotency-Key', 'k').send({})
+    const stored = store.completed[0]
+    expect(stored).toBeDefined()
+    expect(Buffer.from(stored?.body ?? []).includes('4242')).toBe(false)
+    expect(JSON.stringify(stored?.headers)).not.toContain('secret-id')
+    const replay = await request(app).post('/pay').set('Idempotency-Key', 'k').send({})
+    expect(replay.status).toBe(201)
+    expect(replay.text).toBe(first.text)
+    expect(replay.headers.location).toBe('/payments/secret-id')
+    expect(counter.runs).toBe(1)
+  })
+
+  it('reads records sealed with an older key id after rotation', async () => {
+    const store = new MemoryStore()
+    const counter = { runs: 0 }
+    const before = makeApp(
+      { store, encryption: aesGcmEncryption({ keys: { k1 }, currentKeyId: 'k1' }) },
+      counter,
+    )
+    await request(before).post('/pay').set('Idempotency-Key', 'k').send({})
+    const after = makeApp(
+      { store, encryption: aesGcmEncryption({ keys: { k1, k2 }, currentKeyId: 'k2' }) },
+      counter,
+    )
+    const replay = await request(after).post('/pay').set('Idempotency-Key', 'k').send({})
+    expect(replay.headers['idempotent-replayed']).toBe('true')
+    expect(counter.runs).toBe(1)
+  })
+
+  it('fails closed with 500 and never re-runs the handler when a record cannot be decrypted', async () => {
+    const store = new MemoryStore()
+    const counter = { runs: 0 }
+    const before = makeApp(
+      { store, encryption: aesGcmEncryption({ keys: { k1 }, currentKeyId: 'k1' }) },
+      counter,
+    )
+    await request(before).post('/pay').set('Idempotency-Key', 'k').send({})
+    const lostKey = makeApp(
+      { store, encryption: aesGcmEncryption({ keys: { k2 }, currentKeyId: 'k2' }) },
+      counter,
+    )
+    const res = await request(lostKey).post('/pay').set('Idempotency-Key', 'k').send({})
+    expect(res.status).toBe(500)
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
+    expect(res.body.code).toBe('IDEMPOTENCY_RECORD_UNREADABLE')
+    expect(counter.runs).toBe(1)
+  })
+
+  it('binds a record to its key, so a record copied to another key does not open', () => {
+    const encryption = aesGcmEncryption({ keys: { k1 }, currentKeyId: 'k1' })
+    const sealed = encryption.seal({ status: 200, headers: {}, body: Buffer.from('x') }, 'key-a')
+    expect(() => encryption.open(sealed, 'key-b')).toThrow()
+    expect(Buffer.from(encryption.open(sealed, 'key-a').body).toString()).toBe('x')
+  })
+
+  it('refuses keys that are not 32 bytes and an unknown current key id', () => {
+    const short = (() => {
+      try {
+        aesGcmEncryption({ keys: { k: randomBytes(16) }, currentKeyId: 'k' })
+      } catch (error) {
+        return error
+      }
+      return undefined
+    })()
+    expect(isIdempotencyConfigError(short)).toBe(true)
+    expect(() => aesGcmEncryption({ keys: { k1 }, currentKeyId: 'nope' })).toThrow(/No key/)
+    expect(() =>
+      aesGcmEncryption({ keys: { k1: k1.toString('base64') }, currentKeyId: 'k1' }),
+    ).not.toThrow()
+  })
+})

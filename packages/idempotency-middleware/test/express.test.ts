@@ -1,0 +1,948 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { createServer, request as httpRequest, type Server } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { NextFunction, Request, Response } from 'express'
+import express5 from 'express'
+import express4 from 'express4'
+import request from 'supertest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { type IdempotencyOptions, idempotency, keepRawBody } from '../src/index.js'
+import { eventLog, SpyStore, sleep } from './support.js'
+
+type ExpressLib = typeof express5
+const frameworks: [string, ExpressLib][] = [
+  ['express 5', express5],
+  ['express 4', express4 as unknown as ExpressLib],
+]
+
+const PROBLEM = /^application\/problem\+json/
+
+describe.each(frameworks)('idempotency() with %s', (_name, express) => {
+  let runs = 0
+  afterEach(() => {
+    runs = 0
+  })
+
+  /** POST /orders answering 201 JSON, plus a few routes for specific behaviours. */
+  function makeApp(options: IdempotencyOptions = {}) {
+    const app = express()
+    app.use(express.json())
+    app.use(idempotency(options))
+    app.post('/orders', (req, res) => {
+      runs++
+      res
+        .status(201)
+        .location(`/orders/${runs}`)
+        .set('ETag', `"v${runs}"`)
+        .set('Set-Cookie', `session=${runs}`)
+        .set('X-Request-Id', `req-${runs}`)
+        .set('X-RateLimit-Remaining', String(100 - runs))
+        .set('X-Custom', `custom-${runs}`)
+        .json({ id: runs, item: req.body.item })
+    })
+    app.post('/status/:code', (req, res) => {
+      runs++
+      res.status(Number(req.params.code)).json({ run: runs })
+    })
+    app.post('/throws', () => {
+      runs++
+      throw new Error('boom')
+    })
+    app.get('/orders', (_req, res) => {
+      runs++
+      res.json({ run: runs })
+    })
+    app.put('/orders', (_req, res) => {
+      runs++
+      res.json({ run: runs })
+    })
+    return app
+  }
+
+  describe('when parsing the key', () => {
+    it('accepts a Structured-Field string and treats it as the same key as the bare token', async () => {
+      const app = makeApp()
+      await request(app)
+        .post('/orders')
+        .set('Idempotency-Key', '"abc"')
+        .send({ item: 1 })
+        .expect(201)
+      const replay = await request(app)
+        .post('/orders')
+        .set('Idempotency-Key', 'abc')
+        .send({ item: 1 })
+      expect(replay.status).toBe(201)
+      expect(replay.headers['idempotent-replayed']).toBe('true')
+      expect(runs).toBe(1)
+    })
+
+    it('unquotes \\" and \\\\ escapes', async () => {
+      const app = makeApp()
+      await request(app).post('/orders').set('Idempotency-Key', '"a\\"b\\\\c"').send({}).expect(201)
+      const replay = await request(app).post('/orders').set('Idempotency-Key', 'a"b\\c').send({})
+      expect(replay.headers['idempotent-replayed']).toBe('true')
+    })
+
+    it.each([
+      ['an empty string', '""'],
+      ['an unterminated string', '"abc'],
+      ['an invalid escape', '"a\\nb"'],
+      ['text after the closing quote', '"abc"def'],
+      ['a tab', 'a\tb'],
+      ['a non-ASCII character', 'caf\u00e9'],
+      ['256 characters', 'k'.repeat(256)],
+    ])('answers 400 for %s', async (_case, value) => {
+      const res = await request(makeApp()).post('/orders').set('Idempotency-Key', value).send({})
+      expect(res.status).toBe(400)
+      expect(res.headers['content-type']).toMatch(PROBLEM)
+      expect(res.body.code).toBe('IDEMPOTENCY_KEY_INVALID')
+      expect(runs).toBe(0)
+    })
+
+    it('accepts 255 characters', async () => {
+      await request(makeApp())
+        .post('/orders')
+        .set('Idempotency-Key', 'k'.repeat(255))
+        .send({})
+        .expect(201)
+    })
+
+    it('refuses a bare token with strictSyntax', async () => {
+      const app = makeApp({ strictSyntax: true })
+      const res = await request(app).post('/orders').set('Idempotency-Key', 'abc').send({})
+      expect(res.status).toBe(400)
+      expect(res.body.code).toBe('IDEMPOTENCY_KEY_INVALID')
+      await request(app).post('/orders').set('Idempotency-Key', '"abc"').send({}).expect(201)
+    })
+
+    it('answers 400 when the header is sent twice', async () => {
+      const res = await request(makeApp())
+        .post('/orders')
+        .set('Idempotency-Key', ['a', 'b'] as unknown as string)
+        .send({})
+      expect(res.status).toBe(400)
+      expect(res.body.code).toBe('IDEMPOTENCY_KEY_INVALID')
+      expect(res.body.detail).toMatch(/once/)
+    })
+
+    it('reads a configured header name', async () => {
+      const app = makeApp({ headerName: 'X-Request-Key' })
+      await request(app).post('/orders').set('X-Request-Key', 'k').send({}).expect(201)
+      const replay = await request(app).post('/orders').set('X-Request-Key', 'k').send({})
+      expect(replay.headers['idempotent-replayed']).toBe('true')
+      await request(app).post('/orders').set('Idempotency-Key', 'k').send({}).expect(201)
+      expect(runs).toBe(2)
+    })
+
+    it('checks key syntax before `required`', async () => {
+      const res = await request(makeApp({ required: true }))
+        .post('/orders')
+        .set('Idempotency-Key', '""')
+        .send({})
+      expect(res.body.code).toBe('IDEMPOTENCY_KEY_INVALID')
+    })
+  })
+
+  describe('when the key is missing', () => {
+    it('passes through by default', async () => {
+      const app = makeApp()
+      await request(app).post('/orders').send({}).expect(201)
+      await request(app).post('/orders').send({}).expect(201)
+      expect(runs).toBe(2)
+    })
+
+    it('answers 400 problem+json naming the header when required', async () => {
+      const res = await request(makeApp({ required: true }))
+        .post('/orders')
+        .send({})
+      expect(res.status).toBe(400)
+      expect(res.headers['content-type']).toMatch(PROBLEM)
+      expect(res.headers['cache-control']).toBe('no-store')
+      expect(res.body).toMatchObject({
+        type: 'urn:steadfast:problem:idempotency-key-required',
+        title: 'Idempotency key required',
+        status: 400,
+        code: 'IDEMPOTENCY_KEY_REQUIRED',
+      })
+      expect(res.body.detail).toContain('Idempotency-Key')
+      expect(runs).toBe(0)
+    })
+  })
+
+  describe('when the method is not guarded', () => {
+    it('passes GET and PUT through untouched by default', async () => {
+      const app = makeApp({ required: true })
+      await request(app).get('/orders').set('Idempotency-Key', 'k').expect(200)
+      await request(app).get('/orders').set('Idempotency-Key', 'k').expect(200)
+      const put = await request(app).put('/orders').set('Idempotency-Key', 'k').send({})
+      expect(put.headers['idempotent-replayed']).toBeUndefined()
+      expect(runs).toBe(3)
+    })
+
+    it('guards configured methods', async () => {
+      const app = makeApp({ methods: ['PUT'] })
+      await request(app).put('/orders').set('Idempotency-Key', 'k').send({}).expect(200)
+      const replay = await request(app).put('/orders').set('Idempotency-Key', 'k').send({})
+      expect(replay.headers['idempotent-replayed']).toBe('true')
+      await request(app).post('/orders').set('Idempotency-Key', 'k').send({}).expect(201)
+      await request(app).post('/orders').set('Idempotency-Key', 'k').send({}).expect(201)
+      expect(runs).toBe(3)
+    })
+  })
+
+  describe('when replaying', () => {
+    it('keeps the status, the body bytes and the allowlisted headers only', async () => {
+      const app = makeApp()
+      const first = await request(app)
+        .post('/orders')
+        .set('Idempotency-Key', 'k')
+        .send({ item: 'x' })
+      const replay = await request(app)
+        .post('/orders')
+        .set('Idempotency-Key', 'k')
+        .send({ item: 'x' })
+      expect(replay.status).toBe(201)
+      expect(replay.text).toBe(first.text)
+      expect(replay.headers.location).toBe('/orders/1')
+      expect(replay.headers.etag).toBe('"v1"')
+      expect(replay.headers['content-type']).toBe(first.headers['content-type'])
+      expect(replay.headers['set-cookie']).toBeUndefined()
+      expect(replay.headers['x-request-id']).toBeUndefined()
+      expect(replay.headers['x-ratelimit-remaining']).toBeUndefined()
+      expect(replay.headers['x-custom']).toBeUndefined()
+      expect(replay.headers['idempotent-replayed']).toBe('true')
+      expect(replay.headers['access-control-expose-headers']).toBe('Idempotent-Replayed')
+      expect(first.headers['idempotent-replayed']).toBeUndefined()
+      expect(runs).toBe(1)
+    })
+
+    it('adds headers named in replayHeaders', async () => {
+      const app = makeApp({ replayHeaders: ['X-Custom'] })
+      await request(app).post('/orders').set('Idempotency-Key', 'k').send({})
+      const replay = await request(app).post('/orders').set('Idempotency-Key', 'k').send({})
+      expect(replay.headers['x-custom']).toBe('custom-1')
+    })
+
+    it('appends to an existing Access-Control-Expose-Headers', async () => {
+      const app = express()
+      app.use((_req, res, next) => {
+        res.set('Access-Control-Expose-Headers', 'ETag')
+        next()
+      })
+      app.use(express.json())
+      app.use(idempotency())
+      app.post('/x', (_req, res) => {
+        res.json({})
+      })
+      await request(app).post('/x').set('Idempotency-Key', 'k').send({})
+      const replay = await request(app).post('/x').set('Idempotency-Key', 'k').send({})
+      expect(replay.headers['access-control-expose-headers']).toBe('ETag, Idempotent-Replayed')
+    })
+
+    it.each([
+      'Set-Cookie',
+      'date',
+      'Content-Length',
+      'Transfer-Encoding',
+      'Connection',
+      'X-Request-Id',
+      'X-RateLimit-Remaining',
+      'RateLimit-Policy',
+    ])('refuses replayHeaders containing %s at startup', (header) => {
+      expect(() => idempotency({ replayHeaders: [header] })).toThrow(/never replayed/)
+    })
+  })
+
+  describe('when fingerprinting', () => {
+    it('answers 422 for the same key with a different body, path or query', async () => {
+      const app = makeApp()
+      app.post('/other', (_req, res) => {
+        res.json({})
+      })
+      await request(app).post('/orders').set('Idempotency-Key', 'k').send({ item: 1 }).expect(201)
+      for (const [path, body] of [
+        ['/orders', { item: 2 }],
+        ['/orders?x=1', { item: 1 }],
+        ['/other', { item: 1 }],
+      ] as const) {
+        const res = await request(app).post(path).set('Idempotency-Key', 'k').send(body)
+        expect(res.status).toBe(422)
+        expect(res.headers['content-type']).toMatch(PROBLEM)
+        expect(res.body.code).toBe('IDEMPOTENCY_KEY_REUSED')
+      }
+      expect(runs).toBe(1)
+    })
+
+    it('ignores the order of JSON keys', async () => {
+      const app = makeApp()
+      await request(app)
+        .post('/orders')
+        .set('Idempotency-Key', 'k')
+        .set('Content-Type', 'application/json')
+        .send('{"a":1,"b":{"c":2,"d":3}}')
+      const replay = await request(app)
+        .post('/orders')
+        .set('Idempotency-Key', 'k')
+        .set('Content-Type', 'application/json')
+        .send('{"b":{"d":3,"c":2},"a":1}')
+      expect(replay.headers['idempotent-replayed']).toBe('true')
+    })
+
+    it('uses the raw bytes after express.raw()', async () => {
+      const app = express()
+      app.use(express.raw({ type: '*/*' }))
+      app.use(idempotency())
+      app.post('/raw', (req, res) => {
+        runs++
+        res.send(Buffer.concat([Buffer.from('got:'), req.body as Buffer]))
+      })
+      const first = await request(app)
+        .post('/raw')
+        .set('Idempotency-Key', 'k')
+        .set('Content-Type', 'application/octet-stream')
+        .send(Buffer.from([1, 2, 3]))
+      const replay = await request(app)
+        .post('/raw')
+        .set('Idempotency-Key', 'k')
+        .set('Content-Type', 'application/octet-stream')
+        .send(Buffer.from([1, 2, 3]))
+      expect(replay.body).toEqual(first.body)
+      const other = await request(app)
+        .post('/raw')
+        .set('Idempotency-Key', 'k')
+        .set('Content-Type', 'application/octet-stream')
+        .send(Buffer.from([1, 2, 4]))
+      expect(other.status).toBe(422)
+      expect(runs).toBe(1)
+    })
+
+    it('fails loudly when the body has not been parsed', async () => {
+      const warn = vi.fn()
+      const app = express()
+      app.use(idempotency({ logger: { warn } }))
+      app.post('/x', (_req, res) => {
+        runs++
+        res.json({})
+      })
+      app.use(
+        (error: Error & { code?: string }, _req: Request, res: Response, _next: NextFunction) => {
+          res.status(500).json({ code: error.code })
+        },
+      )
+      const res = await request(app).post('/x').set('Idempotency-Key', 'k').send({ a: 1 })
+      expect(res.status).toBe(500)
+      expect(res.body.code).toBe('IDEMPOTENCY_CONFIG_INVALID')
+      expect(warn).toHaveBeenCalledWith(expect.stringMatching(/express\.json\(\)/))
+      expect(runs).toBe(0)
+    })
+
+    it('answers 415 for a body type no parser read, and stores nothing', async () => {
+      const store = new SpyStore()
+      const res = await request(makeApp({ store }))
+        .post('/orders')
+        .set('Idempotency-Key', 'k')
+        .set('Content-Type', 'text/plain')
+        .send('plain text')
+      expect(res.status).toBe(415)
+      expect(res.headers['content-type']).toMatch(PROBLEM)
+      expect(res.body.code).toBe('IDEMPOTENCY_BODY_UNSUPPORTED')
+      expect(runs).toBe(0)
+      expect(store.calls).toEqual([])
+    })
+
+    it('fingerprints a JSON body nested thousands deep without overflowing', async () => {
+      const app = express()
+      app.use(express.json({ limit: '1mb' }))
+      app.use(idempotency())
+      app.post('/deep', (_req, res) => {
+        runs++
+        res.status(201).json({ ok: true })
+      })
+      const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`
+      const send = () =>
+        request(app)
+          .post('/deep')
+          .set('Idempotency-Key', 'deep')
+          .set('Content-Type', 'application/json')
+          .send(deep)
+      await send().expect(201)
+      const replay = await send().expect(201)
+      expect(replay.headers['idempotent-replayed']).toBe('true')
+      expect(runs).toBe(1)
+    })
+
+    it('hashes the raw bytes with keepRawBody, as Koa does', async () => {
+      const app = express()
+      app.use(express.json({ verify: keepRawBody }))
+      app.use(idempotency())
+      app.post('/orders', (_req, res) => {
+        runs++
+        res.status(201).json({ run: runs })
+      })
+      const send = (body: string) =>
+        request(app)
+          .post('/orders')
+          .set('Idempotency-Key', 'raw')
+          .set('Content-Type', 'application/json')
+          .send(body)
+      await send('{"a":1,"b":2}').expect(201)
+      await send('{"a":1,"b":2}').expect(201)
+      // The same object with another key order is other bytes: another request.
+      await send('{"b":2,"a":1}').expect(422)
+      expect(runs).toBe(1)
+    })
+
+    it('uses a custom fingerprint', async () => {
+      const app = makeApp({ fingerprint: (req) => String(req.body.item) })
+      await request(app).post('/orders').set('Idempotency-Key', 'k').send({ item: 1, noise: 1 })
+      const replay = await request(app)
+        .post('/orders')
+        .set('Idempotency-Key', 'k')
+        .send({ item: 1, noise: 2 })
+      expect(replay.headers['idempotent-replayed']).toBe('true')
+    })
+  })
+
+  describe('when hashing the storage key', () => {
+    it('never passes the raw key to the store or to events', async () => {
+      const store = new SpyStore()
+      const log = eventLog()
+      const app = makeApp({ store, onEvent: log.onEvent })
+      await request(app).post('/orders').set('Idempotency-Key', 'secret-client-key').send({})
+      await request(app).post('/orders').set('Idempotency-Key', 'secret-client-key').send({})
+      expect(store.keys.length).toBeGreaterThan(0)
+      for (const key of store.keys) {
+        expect(key).not.toContain('secret')
+        expect(key).toMatch(/^[\w-]{43}$/)
+      }
+      for (const event of log.events) expect(event.keyHash).toBe(store.keys[0])
+    })
+
+    it('keeps scopes apart', async () => {
+      const app = makeApp({ scope: (req) => req.get('authorization') ?? '' })
+      await request(app)
+        .post('/orders')
+        .set('Authorization', 'alice')
+        .set('Idempotency-Key', 'k')
+        .send({})
+        .expect(201)
+      const bob = await request(app)
+        .post('/orders')
+        .set('Authorization', 'bob')
+        .set('Idempotency-Key', 'k')
+        .send({})
+      expect(bob.headers['idempotent-replayed']).toBeUndefined()
+      const alice = await request(app)
+        .post('/orders')
+        .set('Authorization', 'alice')
+        .set('Idempotency-Key', 'k')
+        .send({})
+      expect(alice.headers['idempotent-replayed']).toBe('true')
+      expect(runs).toBe(2)
+    })
+
+    it('warns once when req.user exists and no scope is configured, unless scope is false', async () => {
+      for (const scope of [undefined, false] as const) {
+        const warn = vi.fn()
+        const app = express()
+        app.use(express.json())
+        app.use((req, _res, next) => {
+          ;(req as { user?: unknown }).user = { id: 'u1' }
+          next()
+        })
+        app.use(idempotency({ logger: { warn }, ...(scope === false ? { scope } : {}) }))
+        app.post('/x', (_req, res) => {
+          res.json({})
+        })
+        await request(app).post('/x').set('Idempotency-Key', 'a').send({})
+        await request(app).post('/x').set('Idempotency-Key', 'b').send({})
+        expect(warn).toHaveBeenCalledTimes(scope === false ? 0 : 1)
+      }
+    })
+  })
+
+  describe('when the first request is still running', () => {
+    function slowApp(options: IdempotencyOptions) {
+      let release: () => void = () => {}
+      const gate = new Promise<void>((resolve) => {
+        release = resolve
+      })
+      const app = express()
+      app.use(express.json())
+      app.use(idempotency(options))
+      app.post('/slow', async (req, res) => {
+        runs++
+        await gate
+        res.status(Number(req.query.status ?? 201)).json({ run: runs })
+      })
+      const server = createServer(app).listen(0)
+      return { server, release }
+    }
+
+    async function started(
+      server: Server,
+      headers: Record<string, string>,
+      body: object,
+      path = '/slow',
+    ) {
+      const pending = request(server)
+        .post(path)
+        .set(headers)
+        .send(body)
+        .then((r) => r)
+      await vi.waitUntil(() => runs > 0, { timeout: 5_000 })
+      // Wrapped: an async function would otherwise wait for the (gated) response itself.
+      return { response: pending }
+    }
+
+    it('answers 409 with Retry-After', async () => {
+      const log = eventLog()
+      const { server, release } = slowApp({ onEvent: log.onEvent })
+      try {
+        const { response: first } = await started(server, { 'Idempotency-Key': 'k' }, {})
+        const second = await request(server).post('/slow').set('Idempotency-Key', 'k').send({})
+        expect(second.status).toBe(409)
+        expect(second.headers['retry-after']).toMatch(/^\d+$/)
+        expect(second.headers['content-type']).toMatch(PROBLEM)
+        expect(second.body.code).toBe('IDEMPOTENCY_KEY_IN_USE')
+        expect(log.types()).toEqual(['claimed', 'conflict'])
+        release()
+        expect((await first).status).toBe(201)
+        expect(runs).toBe(1)
+      } finally {
+        server.close()
+      }
+    })
+
+    it('reports a fingerprint mismatch (422) before in-flight (409)', async () => {
+      const { server, release } = slowApp({})
+      try {
+        const { response: first } = await started(server, { 'Idempotency-Key': 'k' }, { a: 1 })
+        const second = await request(server)
+          .post('/slow')
+          .set('Idempotency-Key', 'k')
+          .send({ a: 2 })
+        expect(second.status).toBe(422)
+        release()
+        await first
+      } finally {
+        server.close()
+      }
+    })
+
+    it('waits and replays with onConcurrent.waitMs', async () => {
+      const { server, release } = slowApp({ onConcurrent: { waitMs: 5_000 } })
+      try {
+        const { response: first } = await started(server, { 'Idempotency-Key': 'k' }, {})
+        const second = request(server)
+          .post('/slow')
+          .set('Idempotency-Key', 'k')
+          .send({})
+          .then((r) => r)
+        await sleep(50)
+        release()
+        const [a, b] = await Promise.all([first, second])
+        expect(b.status).toBe(201)
+        expect(b.text).toBe(a.text)
+        expect(b.headers['idempotent-replayed']).toBe('true')
+        expect(runs).toBe(1)
+      } finally {
+        server.close()
+      }
+    })
+
+    it('answers 409 when the wait runs out', async () => {
+      const { server, release } = slowApp({ onConcurrent: { waitMs: 100 } })
+      try {
+        const { response: first } = await started(server, { 'Idempotency-Key': 'k' }, {})
+        const second = await request(server).post('/slow').set('Idempotency-Key', 'k').send({})
+        expect(second.status).toBe(409)
+        release()
+        await first
+      } finally {
+        server.close()
+      }
+    })
+
+    it('runs the waiting request itself when the first one is released', async () => {
+      const { server, release } = slowApp({ onConcurrent: { waitMs: 5_000 } })
+      try {
+        const { response: first } = await started(
+          server,
+          { 'Idempotency-Key': 'k' },
+          {},
+          '/slow?status=503',
+        )
+        const second = request(server)
+          .post('/slow?status=503')
+          .set('Idempotency-Key', 'k')
+          .send({})
+          .then((r) => r)
+        await sleep(50)
+        release()
+        const [a, b] = await Promise.all([first, second])
+        expect(a.status).toBe(503)
+        expect(b.status).toBe(503)
+        expect(b.headers['idempotent-replayed']).toBeUndefined()
+        expect(runs).toBe(2)
+      } finally {
+        server.close()
+      }
+    })
+  })
+
+  describe('when deciding what is stored', () => {
+    it.each([200, 201, 204, 400, 404, 409, 422])('stores a %i and replays it', async (code) => {
+      const app = makeApp()
+      const first = await request(app).post(`/status/${code}`).set('Idempotency-Key', 'k').send({})
+      const replay = await request(app).post(`/status/${code}`).set('Idempotency-Key', 'k').send({})
+      expect(replay.status).toBe(code)
+      expect(replay.text).toBe(first.text)
+      expect(replay.headers['idempotent-replayed']).toBe('true')
+      expect(runs).toBe(1)
+    })
+
+    it.each([500, 502, 503, 408, 429, 302])(
+      'releases a %i so the retry runs again',
+      async (code) => {
+        const log = eventLog()
+        const app = makeApp({ onEvent: log.onEvent })
+        await request(app).post(`/status/${code}`).set('Idempotency-Key', 'k').send({}).expect(code)
+        const retry = await request(app)
+          .post(`/status/${code}`)
+          .set('Idempotency-Key', 'k')
+          .send({})
+        expect(retry.headers['idempotent-replayed']).toBeUndefined()
+        expect(runs).toBe(2)
+        expect(log.types()).toEqual(['claimed', 'released', 'claimed', 'released'])
+        expect(log.events[1]?.status).toBe(code)
+      },
+    )
+
+    it('releases when the handler throws', async () => {
+      const app = makeApp()
+      await request(app).post('/throws').set('Idempotency-Key', 'k').send({}).expect(500)
+      await request(app).post('/throws').set('Idempotency-Key', 'k').send({}).expect(500)
+      expect(runs).toBe(2)
+    })
+
+    it('follows a custom storeResponse', async () => {
+      const app = makeApp({ storeResponse: (status) => status === 201 })
+      await request(app).post('/status/400').set('Idempotency-Key', 'a').send({})
+      await request(app).post('/status/400').set('Idempotency-Key', 'a').send({})
+      expect(runs).toBe(2)
+    })
+
+    it('stores nothing for a request rejected before the handler ran', async () => {
+      const store = new SpyStore()
+      const app = makeApp({ store })
+      await request(app).post('/orders').set('Idempotency-Key', 'k').send({ item: 1 })
+      await request(app).post('/orders').set('Idempotency-Key', 'k').send({ item: 2 }).expect(422)
+      await request(app).post('/orders').set('Idempotency-Key', '""').send({}).expect(400)
+      expect(store.calls).toEqual(['claim', 'complete', 'claim'])
+    })
+
+    it('releases when the client aborts before the handler finished', async () => {
+      const log = eventLog()
+      const app = express()
+      app.use(express.json())
+      app.use(idempotency({ onEvent: log.onEvent }))
+      app.post('/slow', async (_req, res) => {
+        runs++
+        await sleep(150)
+        res.json({ run: runs })
+      })
+      const server = createServer(app).listen(0)
+      try {
+        const { port } = server.address() as { port: number }
+        const req = httpRequest({
+          port,
+          method: 'POST',
+          path: '/slow',
+          headers: { 'Idempotency-Key': 'k', 'Content-Type': 'application/json' },
+        })
+        req.on('error', () => {})
+        req.end('{}')
+        await vi.waitUntil(() => runs === 1)
+        req.destroy()
+        await vi.waitUntil(() => log.types().includes('released'), { timeout: 5_000 })
+        const retry = await request(server).post('/slow').set('Idempotency-Key', 'k').send({})
+        expect(retry.status).toBe(200)
+        expect(retry.headers['idempotent-replayed']).toBeUndefined()
+        expect(runs).toBe(2)
+      } finally {
+        server.close()
+      }
+    })
+  })
+
+  describe('when storing before the response goes out', () => {
+    it('lets a retry sent right after the response replay it, even with a slow store', async () => {
+      const store = new SpyStore()
+      store.delay.complete = 200
+      const app = makeApp({ store })
+      await request(app).post('/orders').set('Idempotency-Key', 'k').send({}).expect(201)
+      const retry = await request(app).post('/orders').set('Idempotency-Key', 'k').send({})
+      expect(retry.status).toBe(201)
+      expect(retry.headers['idempotent-replayed']).toBe('true')
+    })
+  })
+
+  describe('when the lease is held', () => {
+    it('renews it while a long handler runs, so no one takes over', async () => {
+      const store = new SpyStore()
+      const app = express()
+      app.use(express.json())
+      app.use(idempotency({ store, leaseMs: 300 }))
+      app.post('/long', async (_req, res) => {
+        runs++
+        await sleep(1_200)
+        res.json({ run: runs })
+      })
+      const server = createServer(app).listen(0)
+      try {
+        const first = request(server)
+          .post('/long')
+          .set('Idempotency-Key', 'k')
+          .send({})
+          .then((r) => r)
+        await sleep(700)
+        const second = await request(server).post('/long').set('Idempotency-Key', 'k').send({})
+        expect(second.status).toBe(409)
+        expect((await first).status).toBe(200)
+        expect(store.calls.filter((c) => c === 'renew').length).toBeGreaterThanOrEqual(3)
+        expect(runs).toBe(1)
+      } finally {
+        server.close()
+      }
+    })
+
+    it('stops renewing after maxLeaseHoldMs; the late owner is refused by its token', async () => {
+      const log = eventLog()
+      const app = express()
+      app.use(express.json())
+      app.use(idempotency({ leaseMs: 60, maxLeaseHoldMs: 60, onEvent: log.onEvent }))
+      app.post('/stuck', async (req, res) => {
+        runs++
+        if (req.get('x-sleep')) await sleep(400)
+        res.json({ run: runs })
+      })
+      const server = createServer(app).listen(0)
+      try {
+        const zombie = request(server)
+          .post('/stuck')
+          .set('X-Sleep', '1')
+          .set('Idempotency-Key', 'k')
+          .send({})
+          .then((r) => r)
+        await sleep(250)
+        // The zombie's lease expired; this request takes the key over and completes first.
+        await request(server).post('/stuck').set('Idempotency-Key', 'k').send({}).expect(200)
+        expect((await zombie).status).toBe(200)
+        expect(log.types()).toContain('lease-lost')
+        const replay = await request(server).post('/stuck').set('Idempotency-Key', 'k').send({})
+        expect(replay.body).toEqual({ run: 2 })
+      } finally {
+        server.close()
+      }
+    })
+  })
+
+  describe('when the store fails', () => {
+    it('answers 503 without running the handler when a call times out (fail-closed)', async () => {
+      const store = new SpyStore()
+      store.fail.claim = 'hang'
+      const log = eventLog()
+      const res = await request(makeApp({ store, storeTimeoutMs: 50, onEvent: log.onEvent }))
+        .post('/orders')
+        .set('Idempotency-Key', 'k')
+        .send({})
+      expect(res.status).toBe(503)
+      expect(res.headers['content-type']).toMatch(PROBLEM)
+      expect(res.body.code).toBe('IDEMPOTENCY_STORE_UNAVAILABLE')
+      expect(runs).toBe(0)
+      expect(log.types()).toEqual(['store-error'])
+    })
+
+    it('answers 503 when the store throws', async () => {
+      const store = new SpyStore()
+      store.fail.claim = new Error('ECONNREFUSED')
+      const res = await request(makeApp({ store }))
+        .post('/orders')
+        .set('Idempotency-Key', 'k')
+        .send({})
+      expect(res.status).toBe(503)
+    })
+
+    it('runs the handler unguarded and emits an event with fail-open', async () => {
+      const store = new SpyStore()
+      store.fail.claim = 'hang'
+      const log = eventLog()
+      const app = makeApp({
+        store,
+        storeTimeoutMs: 50,
+        onStoreError: 'fail-open',
+        onEvent: log.onEvent,
+      })
+      await request(app).post('/orders').set('Idempotency-Key', 'k').send({}).expect(201)
+      expect(runs).toBe(1)
+      expect(log.types()).toEqual(['store-error'])
+    })
+
+    it('releases a claim that lands after it timed out, so the retry is not locked out', async () => {
+      // Regression: a Redis client queues the claim while reconnecting and runs it later.
+      const store = new SpyStore()
+      store.delay.claim = 150
+      const app = makeApp({ store, storeTimeoutMs: 50 })
+      await request(app).post('/orders').set('Idempotency-Key', 'late').send({}).expect(503)
+      await vi.waitUntil(() => store.calls.includes('release'), { timeout: 2_000 })
+      store.delay.claim = 0
+      await request(app).post('/orders').set('Idempotency-Key', 'late').send({}).expect(201)
+      expect(runs).toBe(1)
+    })
+
+    it('still sends the response when complete() times out', async () => {
+      const store = new SpyStore()
+      store.fail.complete = 'hang'
+      const log = eventLog()
+      const res = await request(makeApp({ store, storeTimeoutMs: 50, onEvent: log.onEvent }))
+        .post('/orders')
+        .set('Idempotency-Key', 'k')
+        .send({})
+      expect(res.status).toBe(201)
+      expect(log.types()).toEqual(['claimed', 'store-error'])
+    })
+  })
+
+  describe('when the response body is larger than maxStoredBodyBytes', () => {
+    it('sends it in full, never runs twice, and replays status and headers without a body', async () => {
+      const app = makeApp({ maxStoredBodyBytes: 16 })
+      const first = await request(app)
+        .post('/orders')
+        .set('Idempotency-Key', 'k')
+        .send({ item: 'x'.repeat(100) })
+      expect(first.body.item).toBe('x'.repeat(100))
+      const replay = await request(app)
+        .post('/orders')
+        .set('Idempotency-Key', 'k')
+        .send({ item: 'x'.repeat(100) })
+      expect(replay.status).toBe(201)
+      expect(replay.headers.location).toBe('/orders/1')
+      expect(replay.headers['idempotent-replayed']).toBe('true')
+      expect(replay.headers['idempotent-body-omitted']).toBe('true')
+      expect(replay.headers['access-control-expose-headers']).toBe(
+        'Idempotent-Replayed, Idempotent-Body-Omitted',
+      )
+      expect(replay.headers['content-type']).toBeUndefined()
+      expect(replay.headers['content-length']).toBe('0')
+      expect(runs).toBe(1)
+    })
+  })
+
+  describe('when answering with the stripe preset', () => {
+    it('uses Stripe error shapes', async () => {
+      const app = makeApp({ errorFormat: 'stripe' })
+      await request(app).post('/orders').set('Idempotency-Key', 'k').send({ item: 1 })
+      const res = await request(app).post('/orders').set('Idempotency-Key', 'k').send({ item: 2 })
+      expect(res.status).toBe(400)
+      expect(res.headers['content-type']).toMatch(/^application\/json/)
+      expect(res.headers['cache-control']).toBe('no-store')
+      expect(res.body).toEqual({
+        error: {
+          type: 'idempotency_error',
+          code: 'idempotency_key_reused',
+          message: expect.any(String),
+        },
+      })
+    })
+  })
+
+  describe('when mounted per route or with other ways of answering', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'idem-'))
+    const file = join(dir, 'receipt.txt')
+    writeFileSync(file, 'receipt body\n')
+
+    function routeApp() {
+      const app = express()
+      const guard = idempotency()
+      app.post('/send', express.json(), guard, (_req, res) => {
+        runs++
+        res.status(202).type('text/plain').send(`sent ${runs}`)
+      })
+      app.post('/stream', express.json(), guard, (_req, res) => {
+        runs++
+        res.status(201).type('text/plain')
+        res.write(`chunk-a-${runs}\n`)
+        setTimeout(() => {
+          res.write(Buffer.from(`chunk-b-${runs}\n`))
+          res.end(`end-${runs}`)
+        }, 10)
+      })
+      app.post('/file', express.json(), guard, (_req, res) => {
+        runs++
+        res.sendFile(file)
+      })
+      app.post('/head', express.json(), guard, (_req, res) => {
+        runs++
+        res.writeHead(201, { 'Content-Type': 'text/x-raw', Location: '/raw' })
+        res.end(`raw ${runs}`)
+      })
+      app.post('/unguarded', express.json(), (_req, res) => {
+        runs++
+        res.json({})
+      })
+      return app
+    }
+
+    it.each(['/send', '/stream', '/file', '/head'])(
+      'captures and replays %s byte for byte',
+      async (path) => {
+        const app = routeApp()
+        const first = await request(app).post(path).set('Idempotency-Key', 'k').send({})
+        const replay = await request(app).post(path).set('Idempotency-Key', 'k').send({})
+        expect(replay.status).toBe(first.status)
+        expect(replay.text).toBe(first.text)
+        expect(replay.text.length).toBeGreaterThan(0)
+        expect(replay.headers['content-type']).toBe(first.headers['content-type'])
+        expect(replay.headers['idempotent-replayed']).toBe('true')
+        expect(runs).toBe(1)
+      },
+    )
+
+    it('keeps writeHead() headers on replay', async () => {
+      const app = routeApp()
+      await request(app).post('/head').set('Idempotency-Key', 'k').send({})
+      const replay = await request(app).post('/head').set('Idempotency-Key', 'k').send({})
+      expect(replay.headers.location).toBe('/raw')
+    })
+
+    it('leaves routes without the middleware alone', async () => {
+      const app = routeApp()
+      await request(app).post('/unguarded').set('Idempotency-Key', 'k').send({})
+      await request(app).post('/unguarded').set('Idempotency-Key', 'k').send({})
+      expect(runs).toBe(2)
+    })
+  })
+
+  describe('when emitting events', () => {
+    it('reports claimed, replayed and mismatch with the key hash', async () => {
+      const log = eventLog()
+      const app = makeApp({ onEvent: log.onEvent })
+      await request(app).post('/orders').set('Idempotency-Key', 'k').send({ item: 1 })
+      await request(app).post('/orders').set('Idempotency-Key', 'k').send({ item: 1 })
+      await request(app).post('/orders').set('Idempotency-Key', 'k').send({ item: 2 })
+      expect(log.types()).toEqual(['claimed', 'replayed', 'mismatch'])
+      expect(log.events[1]?.status).toBe(201)
+    })
+
+    it('ignores a throwing listener', async () => {
+      const app = makeApp({
+        onEvent: () => {
+          throw new Error('metrics down')
+        },
+      })
+      await request(app).post('/orders').set('Idempotency-Key', 'k').send({}).expect(201)
+    })
+  })
+})

@@ -1,0 +1,333 @@
+import { createServer, request as httpRequest } from 'node:http'
+import { Readable } from 'node:stream'
+import type { Context, Next } from 'koa'
+import Koa3 from 'koa'
+import Koa2 from 'koa2'
+import request from 'supertest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { type KoaIdempotencyOptions, koaIdempotency } from '../src/koa.js'
+import { eventLog, SpyStore, sleep } from './support.js'
+
+const frameworks: [string, typeof Koa3][] = [
+  ['koa 3', Koa3],
+  ['koa 2', Koa2 as unknown as typeof Koa3],
+]
+
+/** A minimal body parser with @koa/bodyparser's fields: `rawBody` and `body`. */
+async function bodyParser(ctx: Context, next: Next) {
+  const chunks: Buffer[] = []
+  for await (const chunk of ctx.req) chunks.push(chunk as Buffer)
+  if (chunks.length > 0) {
+    const raw = Buffer.concat(chunks).toString()
+    const req = ctx.request as { rawBody?: string; body?: unknown }
+    req.rawBody = raw
+    req.body = ctx.is('json') ? JSON.parse(raw) : raw
+  }
+  await next()
+}
+
+describe.each(frameworks)('koaIdempotency() with %s', (_name, Koa) => {
+  let runs = 0
+  afterEach(() => {
+    runs = 0
+  })
+
+  function makeApp(options: KoaIdempotencyOptions = {}, parse = true) {
+    const app = new Koa()
+    if (parse) app.use(bodyParser)
+    app.use(koaIdempotency(options))
+    app.use(async (ctx) => {
+      runs++
+      switch (ctx.path) {
+        case '/string':
+          ctx.status = 201
+          ctx.set('Location', `/things/${runs}`)
+          ctx.set('Set-Cookie', `s=${runs}`)
+          ctx.body = `created ${runs}`
+          return
+        case '/buffer':
+          ctx.type = 'application/octet-stream'
+          ctx.body = Buffer.from([0, 255, runs])
+          return
+        case '/object':
+          ctx.status = 202
+          ctx.body = { run: runs, got: (ctx.request as { body?: unknown }).body }
+          return
+        case '/stream':
+          ctx.type = 'text/plain'
+          ctx.body = Readable.from([`a-${runs}\n`, `b-${runs}\n`, 'x'.repeat(50)])
+          return
+        case '/status':
+          ctx.status = Number(ctx.query.code)
+          ctx.body = { run: runs }
+          return
+        case '/throws':
+          throw new Error('boom')
+        case '/slow':
+          await sleep(Number(ctx.query.ms ?? 200))
+          ctx.body = { run: runs }
+          return
+        default:
+          ctx.status = 404
+      }
+    })
+    app.silent = true
+    return app
+  }
+
+  it.each(['/string', '/buffer', '/object', '/stream'])(
+    'captures a %s body and replays it byte for byte',
+    async (path) => {
+      const app = makeApp()
+      const first = await request(app.callback())
+        .post(path)
+        .set('Idempotency-Key', 'k')
+        .send({ a: 1 })
+        .responseType('blob')
+      const replay = await request(app.callback())
+        .post(path)
+        .set('Idempotency-Key', 'k')
+        .send({ a: 1 })
+        .responseType('blob')
+      expect(replay.status).toBe(first.status)
+      expect(replay.headers['content-type']).toBe(first.headers['content-type'])
+      expect(Buffer.isBuffer(first.body) && first.body.length > 0).toBe(true)
+      expect(Buffer.compare(replay.body, first.body)).toBe(0)
+      expect(replay.headers['idempotent-replayed']).toBe('true')
+      expect(first.headers['idempotent-replayed']).toBeUndefined()
+      expect(runs).toBe(1)
+    },
+  )
+
+  it('replays allowlisted headers only', async () => {
+    const app = makeApp()
+    await request(app.callback()).post('/string').set('Idempotency-Key', 'k').send({})
+    const replay = await request(app.callback())
+      .post('/string')
+      .set('Idempotency-Key', 'k')
+      .send({})
+    expect(replay.status).toBe(201)
+    expect(replay.headers.location).toBe('/things/1')
+    expect(replay.headers['set-cookie']).toBeUndefined()
+    expect(replay.headers['access-control-expose-headers']).toBe('Idempotent-Replayed')
+  })
+
+  it('answers 400 for a malformed or repeated key, and when required', async () => {
+    const app = makeApp({ required: true })
+    const bad = await request(app.callback())
+      .post('/object')
+      .set('Idempotency-Key', '"open')
+      .send({})
+    expect(bad.status).toBe(400)
+    expect(bad.headers['content-type']).toMatch(/^application\/problem\+json/)
+    expect(bad.headers['cache-control']).toBe('no-store')
+    expect(bad.body.code).toBe('IDEMPOTENCY_KEY_INVALID')
+    const twice = await request(app.callback())
+      .post('/object')
+      .set('Idempotency-Key', ['a', 'b'] as unknown as string)
+      .send({})
+    expect(twice.body.code).toBe('IDEMPOTENCY_KEY_INVALID')
+    const missing = await request(app.callback()).post('/object').send({})
+    expect(missing.status).toBe(400)
+    expect(missing.body.code).toBe('IDEMPOTENCY_KEY_REQUIRED')
+    expect(missing.body.detail).toContain('Idempotency-Key')
+    expect(runs).toBe(0)
+  })
+
+  it('passes other methods through', async () => {
+    const app = makeApp({ required: true })
+    await request(app.callback()).get('/object').set('Idempotency-Key', 'k')
+    await request(app.callback()).get('/object').set('Idempotency-Key', 'k')
+    expect(runs).toBe(2)
+  })
+
+  it('answers 422 for a different body and 409 while the first runs, mismatch first', async () => {
+    const app = makeApp()
+    const server = createServer(app.callback()).listen(0)
+    try {
+      const first = request(server)
+        .post('/slow')
+        .set('Idempotency-Key', 'k')
+        .send({ a: 1 })
+        .then((r) => r)
+      await vi.waitUntil(() => runs === 1)
+      const mismatch = await request(server)
+        .post('/slow')
+        .set('Idempotency-Key', 'k')
+        .send({ a: 2 })
+      expect(mismatch.status).toBe(422)
+      expect(mismatch.body.code).toBe('IDEMPOTENCY_KEY_REUSED')
+      const busy = await request(server).post('/slow').set('Idempotency-Key', 'k').send({ a: 1 })
+      expect(busy.status).toBe(409)
+      expect(busy.headers['retry-after']).toMatch(/^\d+$/)
+      expect((await first).status).toBe(200)
+      expect(runs).toBe(1)
+    } finally {
+      server.close()
+    }
+  })
+
+  it('waits and replays with onConcurrent.waitMs', async () => {
+    const app = makeApp({ onConcurrent: { waitMs: 5_000 } })
+    const server = createServer(app.callback()).listen(0)
+    try {
+      const first = request(server)
+        .post('/slow')
+        .set('Idempotency-Key', 'k')
+        .send({})
+        .then((r) => r)
+      await vi.waitUntil(() => runs === 1)
+      const second = await request(server).post('/slow').set('Idempotency-Key', 'k').send({})
+      expect(second.headers['idempotent-replayed']).toBe('true')
+      expect(second.body).toEqual((await first).body)
+      expect(runs).toBe(1)
+    } finally {
+      server.close()
+    }
+  })
+
+  it.each([500, 503, 429])('releases a %i', async (code) => {
+    const app = makeApp()
+    await request(app.callback())
+      .post(`/status?code=${code}`)
+      .set('Idempotency-Key', 'k')
+      .send({})
+      .expect(code)
+    await request(app.callback())
+      .post(`/status?code=${code}`)
+      .set('Idempotency-Key', 'k')
+      .send({})
+      .expect(code)
+    expect(runs).toBe(2)
+  })
+
+  it('releases when the handler throws', async () => {
+    const log = eventLog()
+    const app = makeApp({ onEvent: log.onEvent })
+    await request(app.callback()).post('/throws').set('Idempotency-Key', 'k').send({}).expect(500)
+    await request(app.callback()).post('/throws').set('Idempotency-Key', 'k').send({}).expect(500)
+    expect(runs).toBe(2)
+    expect(log.types()).toEqual(['claimed', 'released', 'claimed', 'released'])
+  })
+
+  it('releases when the client aborts before the handler finished', async () => {
+    const log = eventLog()
+    const app = makeApp({ onEvent: log.onEvent })
+    const server = createServer(app.callback()).listen(0)
+    try {
+      const { port } = server.address() as { port: number }
+      const req = httpRequest({
+        port,
+        method: 'POST',
+        path: '/slow?ms=150',
+        headers: { 'Idempotency-Key': 'k', 'Content-Type': 'application/json' },
+      })
+      req.on('error', () => {})
+      req.end('{}')
+      await vi.waitUntil(() => runs === 1)
+      req.destroy()
+      await vi.waitUntil(() => log.types().includes('released'), { timeout: 5_000 })
+      const retry = await request(server).post('/slow?ms=150').set('Idempotency-Key', 'k').send({})
+      expect(retry.headers['idempotent-replayed']).toBeUndefined()
+      expect(runs).toBe(2)
+    } finally {
+      server.close()
+    }
+  })
+
+  it('stores before the last byte, so an immediate retry replays even with a slow store', async () => {
+    const store = new SpyStore()
+    store.delay.complete = 200
+    const app = makeApp({ store })
+    await request(app.callback()).post('/stream').set('Idempotency-Key', 'k').send({})
+    const retry = await request(app.callback()).post('/stream').set('Idempotency-Key', 'k').send({})
+    expect(retry.headers['idempotent-replayed']).toBe('true')
+  })
+
+  it('fails loudly when no body parser ran', async () => {
+    const warn = vi.fn()
+    const app = makeApp({ logger: { warn } }, false)
+    const res = await request(app.callback())
+      .post('/object')
+      .set('Idempotency-Key', 'k')
+      .send({ a: 1 })
+    expect(res.status).toBe(500)
+    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/body parser/))
+    expect(runs).toBe(0)
+  })
+
+  it('answers 415 for a body type no parser read, and stores nothing', async () => {
+    const store = new SpyStore()
+    const app = new Koa()
+    app.use(koaIdempotency({ store }))
+    app.use((ctx) => {
+      runs++
+      ctx.body = 'ran'
+    })
+    const res = await request(app.callback())
+      .post('/text')
+      .set('Idempotency-Key', 'k')
+      .set('Content-Type', 'text/plain')
+      .send('plain text')
+    expect(res.status).toBe(415)
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
+    expect(res.body.code).toBe('IDEMPOTENCY_BODY_UNSUPPORTED')
+    expect(runs).toBe(0)
+    expect(store.calls).toEqual([])
+  })
+
+  it('replays status and headers without a body when it exceeded maxStoredBodyBytes', async () => {
+    const app = makeApp({ maxStoredBodyBytes: 8 })
+    const first = await request(app.callback()).post('/string').set('Idempotency-Key', 'k').send({})
+    expect(first.text).toBe('created 1')
+    const replay = await request(app.callback())
+      .post('/string')
+      .set('Idempotency-Key', 'k')
+      .send({})
+    expect(replay.status).toBe(201)
+    expect(replay.headers.location).toBe('/things/1')
+    expect(replay.headers['idempotent-body-omitted']).toBe('true')
+    expect(replay.headers['content-type']).toBeUndefined()
+    expect(replay.text).toBe('')
+    expect(runs).toBe(1)
+  })
+
+  it('answers 503 when the store hangs, and keeps scopes apart', async () => {
+    const store = new SpyStore()
+    store.fail.claim = 'hang'
+    const down = makeApp({ store, storeTimeoutMs: 50 })
+    const res = await request(down.callback()).post('/object').set('Idempotency-Key', 'k').send({})
+    expect(res.status).toBe(503)
+    expect(res.body.code).toBe('IDEMPOTENCY_STORE_UNAVAILABLE')
+    expect(runs).toBe(0)
+    const scoped = makeApp({ scope: (ctx) => ctx.get('authorization') })
+    await request(scoped.callback())
+      .post('/object')
+      .set('Authorization', 'a')
+      .set('Idempotency-Key', 'k')
+      .send({})
+    await request(scoped.callback())
+      .post('/object')
+      .set('Authorization', 'b')
+      .set('Idempotency-Key', 'k')
+      .send({})
+    expect(runs).toBe(2)
+  })
+
+  it('warns once when ctx.state.user exists and no scope is configured', async () => {
+    const warn = vi.fn()
+    const app = new Koa()
+    app.use(async (ctx, next) => {
+      ctx.state.user = { id: 'u' }
+      await next()
+    })
+    app.use(bodyParser)
+    app.use(koaIdempotency({ logger: { warn } }))
+    app.use((ctx) => {
+      ctx.body = {}
+    })
+    await request(app.callback()).post('/').set('Idempotency-Key', 'a').send({})
+    await request(app.callback()).post('/').set('Idempotency-Key', 'b').send({})
+    expect(warn).toHaveBeenCalledTimes(1)
+  })
+})

@@ -1,0 +1,105 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { idempotency, MemoryStore } from '../src/index.js'
+import { describeStore } from '../src/testing.js'
+
+describeStore('memory', () => new MemoryStore())
+
+describe('MemoryStore', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+    vi.unstubAllEnvs()
+  })
+
+  async function complete(store: MemoryStore, key: string) {
+    const claim = await store.claim(key, 'fp', 10_000)
+    if (claim.state !== 'claimed') throw new Error('not claimed')
+    await store.complete(
+      key,
+      claim.token,
+      { status: 200, headers: {}, body: new Uint8Array(0) },
+      60_000,
+    )
+  }
+
+  describe('when full', () => {
+    it('evicts the oldest completed records first and never an in-flight one', async () => {
+      const store = new MemoryStore({ maxEntries: 3 })
+      await store.claim('in-flight', 'fp', 60_000)
+      await complete(store, 'old')
+      await complete(store, 'newer')
+      await complete(store, 'newest')
+      expect(store.size).toBe(3)
+      expect((await store.claim('old', 'fp', 60_000)).state).toBe('claimed')
+      expect((await store.claim('in-flight', 'fp', 60_000)).state).toBe('in-progress')
+      expect((await store.claim('newest', 'fp', 60_000)).state).toBe('completed')
+      await store.close()
+    })
+
+    it('holds more than maxEntries rather than dropping in-flight claims', async () => {
+      const store = new MemoryStore({ maxEntries: 2 })
+      for (const key of ['a', 'b', 'c']) await store.claim(key, 'fp', 60_000)
+      expect(store.size).toBe(3)
+      expect((await store.claim('a', 'fp', 60_000)).state).toBe('in-progress')
+      await store.close()
+    })
+  })
+
+  describe('when records expire', () => {
+    it('sweeps them on its interval', async () => {
+      vi.useFakeTimers()
+      const store = new MemoryStore({ sweepIntervalMs: 1_000 })
+      await store.claim('lease', 'fp', 500)
+      const claim = await store.claim('done', 'fp', 60_000)
+      if (claim.state !== 'claimed') throw new Error('not claimed')
+      await store.complete(
+        'done',
+        claim.token,
+        { status: 200, headers: {}, body: new Uint8Array(0) },
+        500,
+      )
+      expect(store.size).toBe(2)
+      await vi.advanceTimersByTimeAsync(1_000)
+      expect(store.size).toBe(0)
+      await store.close()
+    })
+
+    it('unrefs its sweep timer', () => {
+      const spy = vi.spyOn(globalThis, 'setInterval')
+      const store = new MemoryStore()
+      const timer = spy.mock.results[0]?.value as NodeJS.Timeout
+      expect(timer.hasRef()).toBe(false)
+      spy.mockRestore()
+      void store.close()
+    })
+  })
+
+  describe('when waiting for a key', () => {
+    it('wakes waiters when the key completes, before the timeout', async () => {
+      const store = new MemoryStore()
+      const claim = await store.claim('k', 'fp', 60_000)
+      if (claim.state !== 'claimed') throw new Error('not claimed')
+      const started = Date.now()
+      const waiting = store.waitForChange('k', 5_000)
+      await store.complete(
+        'k',
+        claim.token,
+        { status: 200, headers: {}, body: new Uint8Array(0) },
+        60_000,
+      )
+      await waiting
+      expect(Date.now() - started).toBeLessThan(1_000)
+      await store.close()
+    })
+  })
+
+  describe('when NODE_ENV is production', () => {
+    it('warns once per process that records are per process', () => {
+      vi.stubEnv('NODE_ENV', 'production')
+      const warn = vi.fn()
+      idempotency({ logger: { warn } })
+      idempotency({ store: new MemoryStore(), logger: { warn } })
+      expect(warn).toHaveBeenCalledTimes(1)
+      expect(warn.mock.calls[0]?.[0]).toMatch(/MemoryStore.*production/)
+    })
+  })
+})

@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto'
+import express from 'express'
+import { Redis as Redis5 } from 'ioredis'
+import { Redis as Redis6 } from 'ioredis6'
+import request from 'supertest'
+import { afterAll, describe, expect, it } from 'vitest'
+import { noRedis, redisUrl } from '../../../test-support/redis.js'
+import { idempotency } from '../src/index.js'
+import { RedisStore } from '../src/redis.js'
+import { describeStore } from '../src/testing.js'
+
+const clients: { quit(): Promise<unknown> }[] = []
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.quit()))
+})
+
+/** Counts the commands each client sends (the round trips), by wrapping `sendCommand`. */
+function counted<T extends { sendCommand: (...args: never[]) => unknown }>(client: T) {
+  const names: string[] = []
+  const send = client.sendCommand.bind(client) as (...args: unknown[]) => unknown
+  ;(client as unknown as { sendCommand: (...args: unknown[]) => unknown }).sendCommand = (
+    ...args
+  ) => {
+    names.push(String((args[0] as { name: string }).name))
+    return send(...args)
+  }
+  return names
+}
+
+const versions = [
+  ['ioredis 5', () => new Redis5(redisUrl)],
+  ['ioredis 6', () => new Redis6(redisUrl)],
+] as const
+
+describe.skipIf(noRedis)('RedisStore', () => {
+  for (const [version, make] of versions) {
+    describeStore(`redis (${version})`, () => {
+      const client = make()
+      clients.push(client)
+      return new RedisStore({ client, prefix: `conf:${randomUUID()}:` })
+    })
+
+    describe(`with ${version}`, () => {
+      it('uses one round trip per operation, by EVALSHA', async () => {
+        const client = make()
+        clients.push(client)
+        const store = new RedisStore({ client, prefix: `rt:${randomUUID()}:` })
+        await store.claim('warm', 'fp', 1_000)
+        const names = counted(client)
+        const claim = await store.claim('k', 'fp', 10_000)
+        if (claim.state !== 'claimed') throw new Error('not claimed')
+        expect(names).toEqual(['evalsha'])
+        await store.renew('k', claim.token, 10_000)
+        await store.complete(
+          'k',
+          claim.token,
+          { status: 201, headers: {}, body: Buffer.from('x') },
+          10_000,
+        )
+        await store.claim('k', 'fp', 10_000)
+        await store.release('k', 'nobody')
+        expect(names).toEqual(['evalsha', 'evalsha', 'evalsha', 'evalsha', 'evalsha'])
+      })
+
+      it('falls back to EVAL after the script cache is flushed', async () => {
+        const client = make()
+        clients.push(client)
+        const store = new RedisStore({ client, prefix: `flush:${randomUUID()}:` })
+        await store.claim('a', 'fp', 1_000)
+        await client.script('FLUSH')
+        expect((await store.claim('b', 'fp', 1_000)).state).toBe('claimed')
+      })
+
+      it('keeps one key per record, with a PX expiry, and the body as raw bytes', async () => {
+        const client = make()
+        clients.push(client)
+        const prefix = `shape:${randomUUID()}:`
+        const store = new RedisStore({ client, prefix })
+        const claim = await store.claim('k', 'fp', 10_000)
+        if (claim.state !== 'claimed') throw new Error('not claimed')
+        const body = Buffer.from([0, 1, 2, 255, 254])
+        await store.complete('k', claim.token, { status: 200, headers: {}, body }, 5_000)
+        expect(await client.keys(`${prefix}*`)).toEqual([`${prefix}k`])
+        const ttl = await client.pttl(`${prefix}k`)
+        expect(ttl).toBeGreaterThan(4_000)
+        expect(ttl).toBeLessThanOrEqual(5_000)
+        const stored = await client.hgetBuffer(`${prefix}k`, 'b')
+        expect(stored?.equals(body)).toBe(true)
+      })
+
+      it('counts 1 round trip to claim, 1 to complete and 1 to replay over HTTP', async () => {
+        const client = make()
+        clients.push(client)
+        const store = new RedisStore({ client, prefix: `http:${randomUUID()}:` })
+        await store.claim('warm', 'fp', 1_000)
+        const app = express()
+        app.use(express.json())
+        app.use(idempotency({ store }))
+        app.post('/orders', (_req, res) => {
+          res.status(201).json({ ok: true })
+        })
+        const names = counted(client)
+        await request(app).post('/orders').set('Idempotency-Key', 'k').send({}).expect(201)
+        expect(names).toHaveLength(2)
+        const replay = await request(app).post('/orders').set('Idempotency-Key', 'k').send({})
+        expect(replay.headers['idempotent-replayed']).toBe('true')
+        expect(names).toHaveLength(3)
+      })
+    })
+  }
+})

@@ -1,0 +1,61 @@
+import type { IdempotencyEvent, IdempotencyStore, StoredResponse } from '../src/index.js'
+import { MemoryStore } from '../src/index.js'
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** A store wrapper that records calls and can delay or fail each operation. */
+export class SpyStore implements IdempotencyStore {
+  readonly name = 'spy'
+  readonly inner: IdempotencyStore
+  readonly keys: string[] = []
+  readonly calls: string[] = []
+  completed: StoredResponse[] = []
+  delay: Partial<Record<'claim' | 'complete' | 'release' | 'renew', number>> = {}
+  fail: Partial<Record<'claim' | 'complete' | 'release' | 'renew', Error | 'hang'>> = {}
+
+  constructor(inner: IdempotencyStore = new MemoryStore()) {
+    this.inner = inner
+  }
+
+  async #step<T>(
+    op: 'claim' | 'complete' | 'release' | 'renew',
+    key: string,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    this.calls.push(op)
+    this.keys.push(key)
+    const delay = this.delay[op]
+    if (delay) await sleep(delay)
+    const failure = this.fail[op]
+    if (failure === 'hang') return new Promise<T>(() => {})
+    if (failure) throw failure
+    return run()
+  }
+
+  claim(key: string, fingerprint: string, leaseMs: number) {
+    return this.#step('claim', key, () => this.inner.claim(key, fingerprint, leaseMs))
+  }
+  complete(key: string, token: string, response: StoredResponse, ttlMs: number) {
+    this.completed.push(response)
+    return this.#step('complete', key, () => this.inner.complete(key, token, response, ttlMs))
+  }
+  release(key: string, token: string) {
+    return this.#step('release', key, () => this.inner.release(key, token))
+  }
+  renew(key: string, token: string, leaseMs: number) {
+    return this.#step('renew', key, () => this.inner.renew(key, token, leaseMs))
+  }
+  async close() {
+    await this.inner.close?.()
+  }
+}
+
+/** Collects events for assertions. */
+export function eventLog(): {
+  events: IdempotencyEvent[]
+  types: () => string[]
+  onEvent: (e: IdempotencyEvent) => void
+} {
+  const events: IdempotencyEvent[] = []
+  return { events, types: () => events.map((e) => e.type), onEvent: (e) => events.push(e) }
+}

@@ -1,0 +1,145 @@
+import { randomUUID } from 'node:crypto'
+import { Redis } from 'ioredis'
+import { afterAll, describe, expect, it, vi } from 'vitest'
+import { noRedis, redisUrl } from '../../../test-support/redis.js'
+import {
+  type IdempotencyStore,
+  idempotent,
+  isIdempotencyConflictError,
+  isIdempotencyKeyMismatchError,
+  isIdempotencyRecordUnreadableError,
+  isIdempotencyStoreError,
+  MemoryStore,
+} from '../src/index.js'
+import { RedisStore } from '../src/redis.js'
+import { SpyStore, sleep } from './support.js'
+
+const clients: Redis[] = []
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.quit()))
+})
+
+const stores: [string, () => IdempotencyStore][] = [['MemoryStore', () => new MemoryStore()]]
+if (!noRedis) {
+  stores.push([
+    'RedisStore',
+    () => {
+      const client = new Redis(redisUrl)
+      clients.push(client)
+      return new RedisStore({ client, prefix: `worker:${randomUUID()}:` })
+    },
+  ])
+}
+
+describe.each(stores)('idempotent() with %s', (_name, makeStore) => {
+  it('runs fn once per key and returns the stored JSON result afterwards', async () => {
+    const store = makeStore()
+    const fn = vi.fn(async () => ({ charged: 42, at: 'now' }))
+    expect(await idempotent(store, 'job-1', fn)).toEqual({ charged: 42, at: 'now' })
+    expect(await idempotent(store, 'job-1', fn)).toEqual({ charged: 42, at: 'now' })
+    expect(fn).toHaveBeenCalledTimes(1)
+  })
+
+  it('stores undefined and primitives', async () => {
+    const store = makeStore()
+    expect(await idempotent(store, 'u', () => undefined)).toBeUndefined()
+    expect(await idempotent(store, 'u', () => 'other')).toBeNull()
+    await idempotent(store, 'n', () => 7)
+    expect(await idempotent(store, 'n', () => 8)).toBe(7)
+  })
+
+  it('throws IdempotencyConflictError for a running duplicate', async () => {
+    const store = makeStore()
+    const first = idempotent(store, 'job', async () => {
+      await sleep(150)
+      return 1
+    })
+    await sleep(20)
+    const error = await idempotent(store, 'job', async () => 2).catch((e: unknown) => e)
+    expect(isIdempotencyConflictError(error)).toBe(true)
+    expect(await first).toBe(1)
+  })
+
+  it('lets a duplicate wait for the result with onConcurrent.waitMs', async () => {
+    const store = makeStore()
+    const fn = vi.fn(async () => {
+      await sleep(100)
+      return 'done'
+    })
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        idempotent(store, 'job', fn, { onConcurrent: { waitMs: 5_000 } }),
+      ),
+    )
+    expect(results).toEqual(Array(10).fill('done'))
+    expect(fn).toHaveBeenCalledTimes(1)
+  })
+
+  it('releases the key when fn throws, so a retry runs', async () => {
+    const store = makeStore()
+    await expect(
+      idempotent(store, 'job', () => Promise.reject(new Error('flaky'))),
+    ).rejects.toThrow('flaky')
+    expect(await idempotent(store, 'job', async () => 'second try')).toBe('second try')
+  })
+
+  it('throws IdempotencyKeyMismatchError for the same key with another fingerprint', async () => {
+    const store = makeStore()
+    await idempotent(store, 'job', async () => 1, { fingerprint: 'a' })
+    const error = await idempotent(store, 'job', async () => 1, { fingerprint: 'b' }).catch(
+      (e: unknown) => e,
+    )
+    expect(isIdempotencyKeyMismatchError(error)).toBe(true)
+  })
+
+  it('keeps scopes apart', async () => {
+    const store = makeStore()
+    await idempotent(store, 'job', async () => 'a', { scope: 'tenant-a' })
+    expect(await idempotent(store, 'job', async () => 'b', { scope: 'tenant-b' })).toBe('b')
+  })
+
+  it('uses a custom codec', async () => {
+    const store = makeStore()
+    const codec = {
+      encode: (d: Date) => Buffer.from(d.toISOString()),
+      decode: (b: Uint8Array) => new Date(Buffer.from(b).toString()),
+    }
+    const date = new Date('2026-11-27T10:00:00Z')
+    await idempotent(store, 'job', async () => date, { codec })
+    expect(await idempotent(store, 'job', async () => new Date(0), { codec })).toEqual(date)
+  })
+
+  it('throws IdempotencyRecordUnreadableError rather than running again when the result was too large', async () => {
+    const store = makeStore()
+    const fn = vi.fn(async () => 'x'.repeat(100))
+    await idempotent(store, 'job', fn, { maxStoredBodyBytes: 10 })
+    const error = await idempotent(store, 'job', fn, { maxStoredBodyBytes: 10 }).catch(
+      (e: unknown) => e,
+    )
+    expect(isIdempotencyRecordUnreadableError(error)).toBe(true)
+    expect(fn).toHaveBeenCalledTimes(1)
+  })
+})
+
+describe('idempotent() when the store fails', () => {
+  it('throws IdempotencyStoreError (fail-closed) without running fn', async () => {
+    const store = new SpyStore()
+    store.fail.claim = 'hang'
+    const fn = vi.fn(async () => 1)
+    const error = await idempotent(store, 'job', fn, { storeTimeoutMs: 30 }).catch(
+      (e: unknown) => e,
+    )
+    expect(isIdempotencyStoreError(error)).toBe(true)
+    expect(fn).not.toHaveBeenCalled()
+  })
+
+  it('runs fn unguarded with fail-open', async () => {
+    const store = new SpyStore()
+    store.fail.claim = new Error('down')
+    const onEvent = vi.fn()
+    expect(
+      await idempotent(store, 'job', async () => 1, { onStoreError: 'fail-open', onEvent }),
+    ).toBe(1)
+    expect(onEvent).toHaveBeenCalledWith(expect.objectContaining({ type: 'store-error' }))
+  })
+})
