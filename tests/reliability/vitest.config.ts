@@ -11,8 +11,10 @@ export default mergeConfig(
       globalSetup: ['../../test-support/redis-global-setup.ts'],
       testTimeout: 180_000,
       hookTimeout: 60_000,
-      // Multi-process tests share two cores; running files one at a time keeps them honest.
-      fileParallelism: false,
+      // Multi-process tests share two cores: one fork runs the files one at a time, which keeps
+      // them honest. (`fileParallelism` is a root-only option that a project cannot set.)
+      pool: 'forks',
+      poolOptions: { forks: { singleFork: true } },
     },
   }),
 )
