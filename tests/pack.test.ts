@@ -113,7 +113,7 @@ describe('packed tarballs', () => {
 
   it('ships type declarations for every subpath', () => {
     for (const specifier of specifiers) {
-      const [, , pkg, ...rest] = specifier.split('/')
+      const [, pkg, ...rest] = specifier.split('/')
       const sub = rest.length ? `./${rest.join('/')}` : '.'
       const manifest = JSON.parse(
         readFileSync(join(dir, 'node_modules/@steadfast', pkg ?? '', 'package.json'), 'utf8'),
