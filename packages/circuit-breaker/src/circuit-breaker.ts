@@ -151,7 +151,7 @@ export class CircuitBreaker {
    * Opens the circuit now for `openMs` (default: the next, possibly grown, open time); extends an
    * open period that would end sooner. Ignored while isolated. Used by the Redis adapter.
    */
-  trip(options: { openMs?: number } = {}): void {
+  trip(options: { openMs?: number | undefined } = {}): void {
     if (this.#isolated) return
     if (this.#state === 'open' && options.openMs !== undefined) {
       this.#openUntil = Math.max(this.#openUntil, Date.now() + options.openMs)

@@ -1,5 +1,6 @@
 /** Base class of every error this package throws. */
 export class CircuitBreakerError extends Error {
+  /** Class name, for logs (`instanceof` fails across duplicate package copies). */
   override readonly name: string = 'CircuitBreakerError'
   /** Stable machine-readable code. */
   readonly code: string = 'ERR_CIRCUIT_BREAKER'
@@ -25,9 +26,11 @@ Object.defineProperty(CircuitBreakerError.prototype, 'isCircuitBreakerError', { 
  * and `code` live on the prototype and the message is built when first read.
  */
 export class CircuitOpenError extends Error {
+  /** Always `'CircuitOpenError'`. */
   declare readonly name: 'CircuitOpenError'
   /** Stable machine-readable code. */
   declare readonly code: 'ERR_CIRCUIT_OPEN'
+  /** Brand shared with {@link CircuitBreakerError}. */
   declare readonly isCircuitBreakerError: true
   /** Name of the breaker that rejected the call. */
   readonly breaker: string
@@ -74,7 +77,9 @@ export function openError(breaker: string, retryAfterMs: number): CircuitOpenErr
 
 /** Thrown by `execute()` when a half-open probe runs longer than `probeTimeoutMs`. */
 export class CircuitProbeTimeoutError extends CircuitBreakerError {
+  /** Always `'CircuitProbeTimeoutError'`. */
   override readonly name = 'CircuitProbeTimeoutError'
+  /** Stable machine-readable code. */
   override readonly code = 'ERR_CIRCUIT_PROBE_TIMEOUT'
   /** The probe timeout that elapsed. */
   readonly timeoutMs: number

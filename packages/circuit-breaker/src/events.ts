@@ -16,9 +16,13 @@ export type StateChangeReason =
 
 /** Payload of the `stateChange` event. */
 export interface StateChangeEvent {
+  /** Name of the breaker. */
   breaker: string
+  /** State before the change. */
   from: CircuitState
+  /** State after the change. */
   to: CircuitState
+  /** What caused the change. */
   reason: StateChangeReason
   /** When `to` is 'open': how long it stays open (`Infinity` when isolated). */
   openMs?: number
@@ -26,6 +30,7 @@ export interface StateChangeEvent {
 
 /** Payload of the `success` event. */
 export interface SuccessEvent {
+  /** Name of the breaker. */
   breaker: string
   /** Duration of the call. */
   durationMs: number
@@ -37,31 +42,44 @@ export interface SuccessEvent {
 
 /** Payload of the `failure` event. */
 export interface FailureEvent {
+  /** Name of the breaker. */
   breaker: string
+  /** Duration of the call. */
   durationMs: number
+  /** True when the call was a half-open probe. */
   probe: boolean
+  /** The error that counted as a failure (a `CircuitProbeTimeoutError` for a hung probe). */
   error: unknown
 }
 
 /** Payload of the `reject` event. */
 export interface RejectEvent {
+  /** Name of the breaker. */
   breaker: string
   /** 'open', or 'half-open' when every probe slot was taken. */
   state: CircuitState
+  /** The error the call was rejected with. */
   error: CircuitOpenError
 }
 
 /** Payload of the `slowCall` event: a call (successful or not) that took at least `slowCallMs`. */
 export interface SlowCallEvent {
+  /** Name of the breaker. */
   breaker: string
+  /** Duration of the call. */
   durationMs: number
 }
 
 /** Events of a {@link CircuitBreaker} and their payloads. */
 export interface CircuitBreakerEvents {
+  /** The state changed. */
   stateChange: StateChangeEvent
+  /** A call succeeded, or failed with an error `isFailure` excused. */
   success: SuccessEvent
+  /** A call failed and counted against the breaker. */
   failure: FailureEvent
+  /** A call was rejected with `CircuitOpenError` without running. */
   reject: RejectEvent
+  /** A call took at least `slowCallMs`. */
   slowCall: SlowCallEvent
 }

@@ -9,53 +9,66 @@ export interface FailureRateOptions {
   /** Failure share in (0, 1] at or above which the circuit opens. */
   threshold: number
   /** Calls the window must hold before any decision; capped at a count window's size. @default 10 */
-  minimumCalls?: number
+  minimumCalls?: number | undefined
   /** The sliding window the rate is computed over. @default { kind: 'count', size: 20 } */
-  window?: SlidingWindowOptions
+  window?: SlidingWindowOptions | undefined
 }
 
 /** Options of a {@link CircuitBreaker}. */
 export interface CircuitBreakerOptions {
   /** Name used in errors, events, metrics, the registry and Redis keys. @default 'default' */
-  name?: string
+  name?: string | undefined
   /** Consecutive failures that open the circuit (used when `failureRate` is absent). @default 5 */
-  failureThreshold?: number
+  failureThreshold?: number | undefined
   /** Failure-rate policy over a sliding window; replaces `failureThreshold` when set. */
-  failureRate?: FailureRateOptions
+  failureRate?: FailureRateOptions | undefined
   /** A call taking at least this long counts as slow. Enables the slow-call policy. */
-  slowCallMs?: number
+  slowCallMs?: number | undefined
   /** Slow-call share in (0, 1] at or above which the circuit opens (needs `slowCallMs`). @default 1 */
-  slowCallRate?: number
+  slowCallRate?: number | undefined
   /** How long the circuit stays open before half-open. @default 30_000 */
-  openMs?: number
+  openMs?: number | undefined
   /** Cap for the open time, which multiplies by `openMsMultiplier` on each trip without a close in between. @default openMs (no growth) */
-  maxOpenMs?: number
+  maxOpenMs?: number | undefined
   /** Growth factor of the open time on repeated trips (used when `maxOpenMs > openMs`). @default 2 */
-  openMsMultiplier?: number
+  openMsMultiplier?: number | undefined
   /** Probes allowed at once while half-open; other callers are rejected at once. @default 1 */
-  halfOpenMaxCalls?: number
+  halfOpenMaxCalls?: number | undefined
   /** Probe successes that close the circuit. @default 1 */
-  successThreshold?: number
+  successThreshold?: number | undefined
   /** A probe still running after this long counts as failed and frees its slot. @default 10_000 */
-  probeTimeoutMs?: number
+  probeTimeoutMs?: number | undefined
   /** Which errors count as failures; others count as successes. @default {@link isServerFailure} */
-  isFailure?: (error: unknown) => boolean
+  isFailure?: ((error: unknown) => boolean) | undefined
 }
 
 /** Options after defaults and validation; shared by reference, never mutated. */
 export interface ResolvedOptions {
+  /** Consecutive failures that open the circuit; `Infinity` under a failure-rate policy. */
   readonly failureThreshold: number
+  /** Failure share that opens the circuit; `Infinity` without a failure-rate policy. */
   readonly rateThreshold: number
+  /** Calls the window must hold before a rate decision. */
   readonly minimumCalls: number
+  /** The sliding window, when a failure-rate or slow-call policy is set. */
   readonly window: SlidingWindowOptions | undefined
+  /** Duration from which a call is slow; `Infinity` without a slow-call policy. */
   readonly slowCallMs: number
+  /** Slow-call share that opens the circuit; `Infinity` without a slow-call policy. */
   readonly slowCallRate: number
+  /** Open time of a first trip. */
   readonly openMs: number
+  /** Cap of the growing open time. */
   readonly maxOpenMs: number
+  /** Growth factor of the open time on repeated trips. */
   readonly openMsMultiplier: number
+  /** Probes allowed at once while half-open. */
   readonly halfOpenMaxCalls: number
+  /** Probe successes that close the circuit. */
   readonly successThreshold: number
+  /** Time after which a running probe fails. */
   readonly probeTimeoutMs: number
+  /** Which errors count as failures. */
   readonly isFailure: (error: unknown) => boolean
 }
 

@@ -6,11 +6,11 @@ import type { BreakerRegistry } from './registry.js'
 /** Options of {@link CircuitBreakerMetrics}. */
 export interface CircuitBreakerMetricsOptions {
   /** The prom-client registry the metrics are registered in. @default prom-client's global `register` */
-  registry?: Registry
+  registry?: Registry | undefined
   /** Prefix of every metric name. @default 'circuit_breaker_' */
-  prefix?: string
+  prefix?: string | undefined
   /** Buckets of the call-duration histogram, in seconds. @default [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] */
-  buckets?: number[]
+  buckets?: number[] | undefined
 }
 
 const STATES: CircuitState[] = ['closed', 'open', 'half-open']
@@ -78,16 +78,24 @@ export class CircuitBreakerMetrics {
   }
 
   /**
-   * Starts recording `target`: a breaker, or every breaker of a registry now and later.
+   * Starts recording `target`: a breaker, or every breaker of a registry now and later (one the
+   * registry forgets through `delete()`/`clear()` stops being recorded and loses its series).
    * Returns a function that stops recording and removes the breakers' series.
    */
   instrument(target: CircuitBreaker | BreakerRegistry): () => void {
     if (!('execute' in target)) {
-      const detachers: (() => void)[] = []
-      const stop = target.observe((breaker) => detachers.push(this.instrument(breaker)))
+      const detachers = new Map<CircuitBreaker, () => void>()
+      const stop = target.observe(
+        (breaker) => detachers.set(breaker, this.instrument(breaker)),
+        (breaker) => {
+          detachers.get(breaker)?.()
+          detachers.delete(breaker)
+        },
+      )
       return () => {
         stop()
-        for (const detach of detachers) detach()
+        for (const detach of detachers.values()) detach()
+        detachers.clear()
       }
     }
     const breaker = target
@@ -113,7 +121,9 @@ export class CircuitBreakerMetrics {
       c.inc(labels, 0)
     return () => {
       for (const off of offs) off()
-      this.#breakers.delete(breaker)
+      if (!this.#breakers.delete(breaker)) return
+      // Series are keyed by name: keep them if a successor of the same name is recorded already.
+      for (const other of this.#breakers) if (other.name === breaker.name) return
       for (const c of [this.#calls, this.#successes, this.#failures, this.#slowCalls])
         c.remove(labels)
       for (const state of STATES) {

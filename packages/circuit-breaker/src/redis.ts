@@ -8,15 +8,25 @@ import type { BreakerRegistry } from './registry.js'
  * Typed structurally so that either major version fits.
  */
 export interface RedisClient {
+  /** Connection status; `'ready'` when commands can be sent. */
   readonly status: string
+  /** Runs a Lua script (EVAL). */
   eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>
+  /** A key's remaining time to live in ms (PTTL). */
   pttl(key: string): Promise<number>
+  /** Removes members from a sorted set (ZREM). */
   zrem(key: string, ...members: string[]): Promise<number>
+  /** Subscribes to channels (SUBSCRIBE). */
   subscribe(...channels: string[]): Promise<unknown>
+  /** Unsubscribes from channels (UNSUBSCRIBE). */
   unsubscribe(...channels: string[]): Promise<unknown>
+  /** Adds a listener (`'message'`, `'ready'`). */
   on(event: string, listener: (...args: unknown[]) => void): unknown
+  /** Removes a listener. */
   off(event: string, listener: (...args: unknown[]) => void): unknown
+  /** A new connection with the same settings (for pub/sub). */
   duplicate(): RedisClient
+  /** Closes the connection. */
   quit(): Promise<unknown>
 }
 
@@ -25,17 +35,17 @@ export interface RedisBreakerSyncOptions {
   /** Connection for commands (scripts, PTTL). Not closed by {@link RedisBreakerSync.close}. */
   client: RedisClient
   /** Connection for pub/sub; closed by `close()` only when created here. @default client.duplicate() */
-  subscriber?: RedisClient
+  subscriber?: RedisClient | undefined
   /** Prefix of every key and of the channel. @default 'steadfast:cb:' */
-  prefix?: string
+  prefix?: string | undefined
   /** Instances that must trip within `openMs` before the whole fleet opens. @default 1 */
-  quorum?: number
+  quorum?: number | undefined
   /** This instance's id in trip records and probe leases. @default a random UUID */
-  instanceId?: string
+  instanceId?: string | undefined
   /** Least time between two probe-lease requests of one breaker while half-open. @default 250 */
-  leaseRetryMs?: number
+  leaseRetryMs?: number | undefined
   /** Called with Redis errors; the breakers keep working locally meanwhile. @default ignore */
-  onError?: (error: unknown) => void
+  onError?: ((error: unknown) => void) | undefined
 }
 
 /**
@@ -57,7 +67,7 @@ export class RedisBreakerSync {
   readonly #ownsSubscriber: boolean
   readonly #ctx: FleetContext
   readonly #quorum: number
-  readonly #links = new Map<string, FleetLink>()
+  readonly #links = new Map<string, Linked>()
   readonly #subscribed: Promise<unknown>
   readonly #onMessage: (...args: unknown[]) => void
   readonly #onReady: () => void
@@ -96,7 +106,7 @@ export class RedisBreakerSync {
         onError(error)
         return
       }
-      this.#links.get(message.n)?.onMessage(message)
+      this.#links.get(message.n)?.link.onMessage(message)
     }
     this.#onReady = () => this.#resyncAll()
     this.#onSubscriberReady = () => {
@@ -117,34 +127,59 @@ export class RedisBreakerSync {
 
   /**
    * Shares `target`'s state with the fleet: one breaker, or every breaker of a registry, now and
-   * later. Breakers are matched across processes by name. Returns a function that detaches.
+   * later (a breaker the registry forgets through `delete()`/`clear()` is detached). Breakers are
+   * matched across processes by name. Returns a function that detaches.
+   * @throws Error when another breaker of the same name is attached, unless it came from a
+   * registry that no longer holds it (then the new breaker replaces it).
    */
-  attach(target: CircuitBreaker | BreakerRegistry, options: { quorum?: number } = {}): () => void {
-    if (!('execute' in target)) {
-      const detachers: (() => void)[] = []
-      const stop = target.observe((breaker) => detachers.push(this.attach(breaker, options)))
-      return () => {
-        stop()
-        for (const detach of detachers) detach()
-      }
+  attach(
+    target: CircuitBreaker | BreakerRegistry,
+    options: { quorum?: number | undefined } = {},
+  ): () => void {
+    if ('execute' in target) return this.#attach(target, options, undefined)
+    const registry = target
+    const detachers = new Map<CircuitBreaker, () => void>()
+    const stop = registry.observe(
+      (breaker) => detachers.set(breaker, this.#attach(breaker, options, registry)),
+      (breaker) => {
+        detachers.get(breaker)?.()
+        detachers.delete(breaker)
+      },
+    )
+    return () => {
+      stop()
+      for (const detach of detachers.values()) detach()
+      detachers.clear()
     }
+  }
+
+  #attach(
+    breaker: CircuitBreaker,
+    options: { quorum?: number | undefined },
+    registry: BreakerRegistry | undefined,
+  ): () => void {
     if (this.#closed) throw new Error('RedisBreakerSync: closed')
-    const existing = this.#links.get(target.name)
+    const { name } = breaker
+    const existing = this.#links.get(name)
     if (existing !== undefined) {
-      if (existing.breaker === target) return () => this.#detach(target.name, existing)
-      throw new Error(`RedisBreakerSync: a breaker named "${target.name}" is already attached`)
+      if (existing.link.breaker === breaker) return () => this.#detach(name, existing.link)
+      if (!isForgotten(existing)) {
+        throw new Error(`RedisBreakerSync: a breaker named "${name}" is already attached`)
+      }
+      // Its registry replaced it (e.g. an observer re-created it before we heard of the removal).
+      this.#detach(name, existing.link)
     }
-    const link = new FleetLink(this.#ctx, target, options.quorum ?? this.#quorum)
-    this.#links.set(target.name, link)
+    const link = new FleetLink(this.#ctx, breaker, options.quorum ?? this.#quorum)
+    this.#links.set(name, { link, registry })
     if (this.#ctx.connected()) this.#resync(link)
-    return () => this.#detach(target.name, link)
+    return () => this.#detach(name, link)
   }
 
   /** Detaches every breaker, unsubscribes, and closes the subscriber if it was created here. */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    for (const [name, link] of this.#links) this.#detach(name, link)
+    for (const [name, { link }] of this.#links) this.#detach(name, link)
     this.#client.off('ready', this.#onReady)
     this.#subscriber.off('ready', this.#onSubscriberReady)
     this.#subscriber.off('message', this.#onMessage)
@@ -153,17 +188,30 @@ export class RedisBreakerSync {
   }
 
   #detach(name: string, link: FleetLink): void {
-    if (this.#links.get(name) !== link) return
+    if (this.#links.get(name)?.link !== link) return
     this.#links.delete(name)
     link.detach()
   }
 
   #resyncAll(): void {
     if (!this.#ctx.connected()) return
-    for (const link of this.#links.values()) this.#resync(link)
+    for (const { link } of this.#links.values()) this.#resync(link)
   }
 
   #resync(link: FleetLink): void {
     link.resync().catch(this.#ctx.onError)
   }
+}
+
+/** A linked breaker and the registry it was attached through, if any. */
+interface Linked {
+  readonly link: FleetLink
+  readonly registry: BreakerRegistry | undefined
+}
+
+// Only a registry tells us a breaker was let go of; one attached on its own never is.
+function isForgotten({ link, registry }: Linked): boolean {
+  if (registry === undefined) return false
+  for (const breaker of registry.values()) if (breaker === link.breaker) return false
+  return true
 }

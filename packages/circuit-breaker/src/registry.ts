@@ -4,7 +4,7 @@ import type { CircuitBreakerOptions } from './options.js'
 /** Options of a {@link BreakerRegistry}. */
 export interface BreakerRegistryOptions {
   /** Options every breaker of this registry starts from; `get(name, options)` overrides them. @default {} */
-  defaults?: Omit<CircuitBreakerOptions, 'name'>
+  defaults?: Omit<CircuitBreakerOptions, 'name'> | undefined
 }
 
 /**
@@ -17,7 +17,7 @@ export interface BreakerRegistryOptions {
 export class BreakerRegistry {
   readonly #breakers = new Map<string, CircuitBreaker>()
   readonly #defaults: Omit<CircuitBreakerOptions, 'name'>
-  #listeners: ((breaker: CircuitBreaker) => void)[] = []
+  #observers: Observer[] = []
 
   constructor(options: BreakerRegistryOptions = {}) {
     this.#defaults = options.defaults ?? {}
@@ -30,9 +30,9 @@ export class BreakerRegistry {
   get(name: string, options?: Omit<CircuitBreakerOptions, 'name'>): CircuitBreaker {
     let breaker = this.#breakers.get(name)
     if (breaker === undefined) {
-      breaker = new CircuitBreaker({ ...this.#defaults, ...options, name })
+      breaker = new CircuitBreaker({ ...this.#defaults, ...withoutUndefined(options), name })
       this.#breakers.set(name, breaker)
-      for (const listener of this.#listeners) listener(breaker)
+      for (const observer of this.#observers) observer.added(breaker)
     }
     return breaker
   }
@@ -42,14 +42,23 @@ export class BreakerRegistry {
     return this.#breakers.has(name)
   }
 
-  /** Forgets the breaker named `name`; the next `get` creates a new one. */
+  /**
+   * Forgets the breaker named `name` (observers' `onRemove` is called with it); the next `get`
+   * creates a new one. False when there was none.
+   */
   delete(name: string): boolean {
-    return this.#breakers.delete(name)
+    const breaker = this.#breakers.get(name)
+    if (breaker === undefined) return false
+    this.#breakers.delete(name)
+    this.#removed([breaker])
+    return true
   }
 
-  /** Forgets every breaker. */
+  /** Forgets every breaker (observers' `onRemove` is called with each). */
   clear(): void {
+    const breakers = [...this.#breakers.values()]
     this.#breakers.clear()
+    this.#removed(breakers)
   }
 
   /** Number of breakers. */
@@ -68,16 +77,44 @@ export class BreakerRegistry {
   }
 
   /**
-   * Calls `listener` for every breaker that exists now and every one created later (adapters use
-   * it to instrument a whole registry); returns a function that stops the later calls.
+   * Calls `listener` for every breaker that exists now and every one created later, and
+   * `onRemove` for each one `delete()` or `clear()` forgets later (adapters use both to follow a
+   * whole registry and let go of forgotten breakers); returns a function that stops both.
    */
-  observe(listener: (breaker: CircuitBreaker) => void): () => void {
+  observe(
+    listener: (breaker: CircuitBreaker) => void,
+    onRemove?: (breaker: CircuitBreaker) => void,
+  ): () => void {
+    const observer: Observer = { added: listener, removed: onRemove }
     for (const breaker of this.#breakers.values()) listener(breaker)
-    this.#listeners = [...this.#listeners, listener]
+    this.#observers = [...this.#observers, observer]
     return () => {
-      this.#listeners = this.#listeners.filter((l) => l !== listener)
+      this.#observers = this.#observers.filter((o) => o !== observer)
     }
   }
+
+  #removed(breakers: CircuitBreaker[]): void {
+    // `#observers` is replaced, never mutated, so a callback that stops observing cannot skip one.
+    for (const observer of this.#observers) {
+      if (observer.removed === undefined) continue
+      for (const breaker of breakers) observer.removed(breaker)
+    }
+  }
+}
+
+// An option explicitly set to undefined means "not set": it must not hide the registry default.
+function withoutUndefined<T extends object>(options: T | undefined): Partial<T> {
+  const defined: Partial<T> = {}
+  if (options === undefined) return defined
+  for (const key of Object.keys(options) as (keyof T)[]) {
+    if (options[key] !== undefined) defined[key] = options[key]
+  }
+  return defined
+}
+
+interface Observer {
+  added(breaker: CircuitBreaker): void
+  removed: ((breaker: CircuitBreaker) => void) | undefined
 }
 
 /** The registry shared by default across this package, the decorators and the Claude adapter. */

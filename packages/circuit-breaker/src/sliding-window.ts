@@ -1,5 +1,6 @@
 /** A count-based window: the last `size` calls. */
 export interface CountWindowOptions {
+  /** Count-based. */
   kind: 'count'
   /** Number of most recent calls considered. */
   size: number
@@ -7,11 +8,12 @@ export interface CountWindowOptions {
 
 /** A time-based window: the calls of the last `sizeMs` milliseconds, kept in buckets. */
 export interface TimeWindowOptions {
+  /** Time-based. */
   kind: 'time'
   /** Width of the window. */
   sizeMs: number
   /** Number of buckets the window is split into; the window slides one bucket at a time. @default 10 */
-  buckets?: number
+  buckets?: number | undefined
 }
 
 /** Which sliding window a failure-rate or slow-call policy looks at. */

@@ -25,7 +25,9 @@ export interface ProbeGate {
 
 /** Counts of a breaker at one instant, for metrics and health endpoints. */
 export interface CircuitSnapshot {
+  /** Name of the breaker. */
   name: string
+  /** The current state (an elapsed open period reads as half-open). */
   state: CircuitState
   /** True after `isolate()` until `reset()`. */
   isolated: boolean

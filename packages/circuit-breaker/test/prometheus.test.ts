@@ -81,4 +81,30 @@ describe('CircuitBreakerMetrics', () => {
       undefined,
     )
   })
+
+  it('drops the series and listeners of a breaker the registry forgets', async () => {
+    const prom = new Registry()
+    const metrics = new CircuitBreakerMetrics({ registry: prom })
+    const breakers = new BreakerRegistry()
+    metrics.instrument(breakers)
+    const old = breakers.get('a')
+    await settle(old, ok)
+    breakers.delete('a')
+    await settle(old, ok)
+    expect(await value(prom, 'circuit_breaker_calls_total', { breaker: 'a' })).toBeUndefined()
+    expect(await value(prom, 'circuit_breaker_state', { breaker: 'a', state: 'closed' })).toBe(
+      undefined,
+    )
+    const successor = breakers.get('a')
+    expect(await value(prom, 'circuit_breaker_calls_total', { breaker: 'a' })).toBe(0)
+    await settle(successor, ok)
+    await settle(old, ok)
+    expect(await value(prom, 'circuit_breaker_calls_total', { breaker: 'a' })).toBe(1)
+    expect(await value(prom, 'circuit_breaker_state', { breaker: 'a', state: 'closed' })).toBe(1)
+    breakers.clear()
+    expect(await value(prom, 'circuit_breaker_calls_total', { breaker: 'a' })).toBeUndefined()
+    expect(await value(prom, 'circuit_breaker_state', { breaker: 'a', state: 'closed' })).toBe(
+      undefined,
+    )
+  })
 })

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { noRedis, redisUrl } from '../../../test-support/redis.js'
 import { type RedisServer, startRedisServer } from '../../../test-support/redis-server.js'
-import { CircuitBreaker } from '../src/index.js'
+import { BreakerRegistry, CircuitBreaker } from '../src/index.js'
 import { RedisBreakerSync } from '../src/redis.js'
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url))
@@ -206,5 +206,57 @@ describe.skipIf(noRedis)('RedisBreakerSync (in process)', () => {
     await first.close()
     await second.close()
     await client.quit()
+  })
+
+  describe('when a registry forgets a breaker', () => {
+    // A linked breaker publishes its trip on the command connection at once, so a PTTL sent
+    // after the trip on that connection sees the key exactly when the breaker is linked.
+    async function tripAndReadOpenKey(breaker: CircuitBreaker, client: Redis, prefix: string) {
+      await breaker.execute(async () => Promise.reject(new Error('down'))).catch(() => {})
+      expect(breaker.state).toBe('open')
+      return client.pttl(`${prefix}${breaker.name}:open`)
+    }
+
+    it('links the breaker get() creates after delete() and clear(), and unlinks the old ones', async () => {
+      const prefix = uniquePrefix()
+      const client = new Redis(redisUrl)
+      const sync = new RedisBreakerSync({ client, prefix })
+      await sync.ready()
+      const registry = new BreakerRegistry({ defaults: { failureThreshold: 1, openMs: 5_000 } })
+      sync.attach(registry)
+      const first = registry.get('svc')
+      registry.delete('svc')
+      const second = registry.get('svc')
+      expect(second).not.toBe(first)
+      expect(await tripAndReadOpenKey(first, client, prefix)).toBe(-2)
+      registry.clear()
+      const third = registry.get('svc')
+      expect(await tripAndReadOpenKey(second, client, prefix)).toBe(-2)
+      expect(await tripAndReadOpenKey(third, client, prefix)).toBeGreaterThan(0)
+      await sync.close()
+      await client.quit()
+    })
+
+    it('replaces the old link when an observer re-creates the breaker before the sync hears of it', async () => {
+      const prefix = uniquePrefix()
+      const client = new Redis(redisUrl)
+      const sync = new RedisBreakerSync({ client, prefix })
+      await sync.ready()
+      const registry = new BreakerRegistry({ defaults: { failureThreshold: 1, openMs: 5_000 } })
+      // Observes first, so its onRemove runs before the sync's.
+      registry.observe(
+        () => {},
+        (breaker) => registry.get(breaker.name),
+      )
+      sync.attach(registry)
+      const first = registry.get('svc')
+      registry.delete('svc')
+      const second = registry.get('svc')
+      expect(second).not.toBe(first)
+      expect(await tripAndReadOpenKey(first, client, prefix)).toBe(-2)
+      expect(await tripAndReadOpenKey(second, client, prefix)).toBeGreaterThan(0)
+      await sync.close()
+      await client.quit()
+    })
   })
 })

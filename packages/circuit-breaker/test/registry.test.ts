@@ -20,6 +20,13 @@ describe('BreakerRegistry', () => {
     expect(breaker.options.failureThreshold).toBe(7)
   })
 
+  it('keeps a registry default when get() passes that option as undefined', () => {
+    const registry = new BreakerRegistry({ defaults: { openMs: 5_000 } })
+    const breaker = registry.get('svc', { openMs: undefined, failureThreshold: 2 })
+    expect(breaker.options.openMs).toBe(5_000)
+    expect(breaker.options.failureThreshold).toBe(2)
+  })
+
   it('lists, forgets and observes breakers', () => {
     const registry = new BreakerRegistry()
     const a = registry.get('a')
@@ -39,6 +46,27 @@ describe('BreakerRegistry', () => {
     expect(seen).toEqual(['a', 'b', 'a'])
     registry.clear()
     expect(registry.size).toBe(0)
+  })
+
+  it('tells observers which breakers delete() and clear() forget, until they stop', () => {
+    const registry = new BreakerRegistry()
+    const a = registry.get('a')
+    const b = registry.get('b')
+    const removed: CircuitBreaker[] = []
+    const stop = registry.observe(
+      () => {},
+      (breaker) => removed.push(breaker),
+    )
+    expect(registry.delete('missing')).toBe(false)
+    expect(registry.delete('a')).toBe(true)
+    expect(removed).toEqual([a])
+    const c = registry.get('c')
+    registry.clear()
+    expect(removed).toEqual([a, b, c])
+    registry.get('d')
+    stop()
+    registry.clear()
+    expect(removed).toEqual([a, b, c])
   })
 
   it('exports a shared default registry', () => {

@@ -106,8 +106,17 @@ const rows = candidates.map((candidate) => {
 
 const ourWrap = rows[3]?.ns as number
 const theirWrap = rows[6]?.ns as number
+const beforeHooks = median(bareBeforeHooks)
+// The issue's second target: the decorated method at least 3× faster than cockatiel's wrap.
+const speedup = theirWrap / ourWrap
 const cells = [
   ['success path, per call', 'median', 'ratio to bare', 'target'],
+  [
+    'bare `await fn()`, before AsyncLocalStorage hooks',
+    format(beforeHooks),
+    `${(beforeHooks / bare).toFixed(2)}×`,
+    '—',
+  ],
   ...rows.map((r) => [r.name, format(r.ns), `${r.ratio.toFixed(2)}×`, r.target]),
 ]
 // Aligned columns, as the repository's markdown formatter writes tables.
@@ -120,10 +129,11 @@ const lines = [
   ...cells.slice(1).map(line),
   '',
   `Node ${process.version}, ${ROUNDS} interleaved rounds of ${OPS.toLocaleString('en')} sequential awaited calls, medians. ` +
-    `The decorated retry + breaker method is ${(theirWrap / ourWrap).toFixed(1)}× faster than cockatiel's wrap(retry, breaker). ` +
-    'All rows run in one process after retry() has enabled AsyncLocalStorage, whose promise hooks ' +
-    '(Node 20) slow every promise in the process, the bare baseline included ' +
-    `(the same bare call measured before the hooks existed: ${format(median(bareBeforeHooks))}).`,
+    `The decorated retry + breaker method is ${speedup.toFixed(1)}× faster than cockatiel's wrap(retry, breaker) ` +
+    `(target: 3× faster, ${speedup >= 3 ? 'met' : 'missed'}). ` +
+    'Ratios are to the bare call measured in the same rounds, after retry() has enabled AsyncLocalStorage, ' +
+    'whose promise hooks (Node 20) slow every promise in the process; the first row is the same bare call ' +
+    'measured once before the hooks existed.',
 ]
 const table = lines.join('\n')
 console.log(table)

@@ -3,37 +3,40 @@ export type Jitter = 'none' | 'full' | 'equal' | 'decorrelated'
 
 /** Delay = min(maxMs, initialMs × multiplier^(n−1)) before retry n, then jittered. */
 export interface ExponentialBackoff {
-  kind?: 'exponential'
+  /** Exponential (the default shape). @default 'exponential' */
+  kind?: 'exponential' | undefined
   /** Base delay before the first retry. @default 100 */
-  initialMs?: number
+  initialMs?: number | undefined
   /** Growth factor per retry (decorrelated jitter always uses 3, as in the AWS article). @default 2 */
-  multiplier?: number
+  multiplier?: number | undefined
   /** Cap on every delay. @default 10_000 */
-  maxMs?: number
+  maxMs?: number | undefined
   /** Randomisation. @default 'full' */
-  jitter?: Jitter
+  jitter?: Jitter | undefined
 }
 
 /** The same delay before every retry. */
 export interface ConstantBackoff {
+  /** Constant. */
   kind: 'constant'
   /** Delay before each retry. @default 1_000 */
-  delayMs?: number
+  delayMs?: number | undefined
   /** Randomisation. @default 'none' */
-  jitter?: 'none' | 'full' | 'equal'
+  jitter?: 'none' | 'full' | 'equal' | undefined
 }
 
 /** Delay = min(maxMs, initialMs + incrementMs × (n−1)) before retry n. */
 export interface LinearBackoff {
+  /** Linear. */
   kind: 'linear'
   /** Delay before the first retry. @default 100 */
-  initialMs?: number
+  initialMs?: number | undefined
   /** Added per retry. @default initialMs */
-  incrementMs?: number
+  incrementMs?: number | undefined
   /** Cap on every delay. @default 10_000 */
-  maxMs?: number
+  maxMs?: number | undefined
   /** Randomisation. @default 'none' */
-  jitter?: 'none' | 'full' | 'equal'
+  jitter?: 'none' | 'full' | 'equal' | undefined
 }
 
 /** Custom delay before the retry that follows failed attempt `attempt` (1-based); negatives mean 0. */

@@ -1,11 +1,11 @@
 /** Options of {@link RetryBudget}. */
 export interface RetryBudgetOptions {
   /** Retries allowed per first attempt (0.1 = at most 10% extra load). @default 0.1 */
-  ratio?: number
+  ratio?: number | undefined
   /** Retries always allowed per second, so low-traffic callers can still retry. @default 10 */
-  minPerSecond?: number
+  minPerSecond?: number | undefined
   /** Window over which first attempts and retries are counted. @default 10_000 */
-  windowMs?: number
+  windowMs?: number | undefined
 }
 
 const SLOTS = 10
@@ -18,8 +18,11 @@ const SLOTS = 10
  * @example const budget = new RetryBudget({ ratio: 0.1 }); await retry(call, { budget })
  */
 export class RetryBudget {
+  /** Retries earned per first attempt. */
   readonly ratio: number
+  /** Retries always allowed per second. */
   readonly minPerSecond: number
+  /** Window over which first attempts and retries are counted. */
   readonly windowMs: number
   readonly #slotMs: number
   // Per-slot counts in a ring; `#slot` is the absolute index (time / slotMs) of the newest slot.

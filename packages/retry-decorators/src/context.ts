@@ -20,7 +20,8 @@ export const scopeStorage = new AsyncLocalStorage<CallScope>()
 
 /**
  * The current call's `{ attempt, signal, deadline }`, or undefined outside {@link retry},
- * `@Retry` and `@Timeout`. Lets decorated methods read them without changing their signature.
+ * `@Retry`, `@Timeout` and a `@CircuitBreaker` half-open probe. Lets decorated methods read them
+ * without changing their signature.
  * @example fetch(url, { signal: retryContext()?.signal })
  */
 export function retryContext(): RetryContext | undefined {

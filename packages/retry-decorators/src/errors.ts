@@ -3,6 +3,7 @@ export type RetryStopReason = 'attempts' | 'deadline' | 'budget'
 
 /** Base class of every error this package throws. */
 export class ResilienceError extends Error {
+  /** Class name, for logs (`instanceof` fails across duplicate package copies). */
   override readonly name: string = 'ResilienceError'
   /** Brand that survives duplicate ESM/CJS copies of this package. */
   readonly isResilienceError = true
@@ -10,7 +11,9 @@ export class ResilienceError extends Error {
 
 /** Thrown by {@link retry} when it stops retrying a retryable failure; `cause` is the last error. */
 export class RetryError extends ResilienceError {
+  /** Always `'RetryError'`. */
   override readonly name = 'RetryError'
+  /** Stable machine-readable code. */
   readonly code = 'ERR_RETRY_EXHAUSTED'
   /** Attempts made, including the first. */
   readonly attempts: number
@@ -41,7 +44,9 @@ export class RetryError extends ResilienceError {
 
 /** Recorded as an attempt's error when `retryOnResult` rejected the value it resolved with. */
 export class ResultRejectedError extends ResilienceError {
+  /** Always `'ResultRejectedError'`. */
   override readonly name = 'ResultRejectedError'
+  /** Stable machine-readable code. */
   readonly code = 'ERR_RETRY_RESULT_REJECTED'
   /** The value `retryOnResult` asked to retry. */
   readonly value: unknown
@@ -54,7 +59,9 @@ export class ResultRejectedError extends ResilienceError {
 
 /** Rejection of a call that ran longer than its {@link Timeout}; the attempt's signal aborts with it. */
 export class TimeoutError extends ResilienceError {
+  /** Always `'TimeoutError'`. */
   override readonly name = 'TimeoutError'
+  /** Stable machine-readable code. */
   readonly code = 'ERR_TIMEOUT'
   /** The limit that was exceeded. */
   readonly timeoutMs: number

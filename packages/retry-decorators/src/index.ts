@@ -33,6 +33,7 @@ export {
   type RetryStopReason,
   TimeoutError,
 } from './errors.js'
+export { headerValue } from './header-value.js'
 export {
   getResiliencePolicies,
   RESILIENCE_METADATA_KEY,

@@ -1,41 +1,32 @@
-type HeaderBag = { get(name: string): unknown } | Record<string, unknown>
+import { headerValue } from './header-value.js'
+
+// The three HTTP-date forms of RFC 9110 §5.6.7; anything else (Date.parse accepts "-1" or
+// "soon 1") is not a hint, so the computed backoff applies instead of a bogus 0 ms wait.
+const IMF_FIXDATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/
+const RFC850_DATE = /^[A-Z][a-z]+, \d{2}-[A-Z][a-z]{2}-\d{2} \d{2}:\d{2}:\d{2} GMT$/
+const ASCTIME_DATE = /^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/
 
 /**
- * The server's retry hint on an error, in ms: `retry-after-ms`, else `retry-after` as seconds or
- * an HTTP date, read from `error.headers` (a `Headers`-like object or a plain object, any case).
- * Undefined when there is no valid hint.
+ * The server's retry hint on an error, in ms: `retry-after-ms` (a non-negative number), else
+ * `retry-after` as delta-seconds or an HTTP date (IMF-fixdate, RFC 850 or asctime), read from
+ * `error.headers` with {@link headerValue}. Undefined when there is no valid hint.
  * @example retryAfterMs(anthropicRateLimitError) // 20_000 for `retry-after: 20`
  */
 export function retryAfterMs(error: unknown, now: number = Date.now()): number | undefined {
   if (typeof error !== 'object' || error === null) return undefined
   const headers = (error as { headers?: unknown }).headers
-  if (typeof headers !== 'object' || headers === null) return undefined
-  const bag = headers as HeaderBag
-  const ms = parseNumber(header(bag, 'retry-after-ms'))
+  const ms = parseNumber(headerValue(headers, 'retry-after-ms'))
   if (ms !== undefined) return ms
-  const value = header(bag, 'retry-after')
+  const value = headerValue(headers, 'retry-after')
   if (value === undefined) return undefined
   const seconds = parseNumber(value)
   if (seconds !== undefined) return seconds * 1000
-  const date = Date.parse(value)
+  let date: number
+  if (IMF_FIXDATE.test(value) || RFC850_DATE.test(value)) date = Date.parse(value)
+  // asctime carries no zone but means GMT; Date.parse alone would read it as local time.
+  else if (ASCTIME_DATE.test(value)) date = Date.parse(`${value} GMT`)
+  else return undefined
   return Number.isNaN(date) ? undefined : Math.max(0, date - now)
-}
-
-function header(bag: HeaderBag, name: string): string | undefined {
-  let value: unknown
-  if (typeof bag.get === 'function') {
-    value = (bag as { get(name: string): unknown }).get(name)
-  } else {
-    for (const key of Object.keys(bag)) {
-      if (key.toLowerCase() === name) {
-        value = (bag as Record<string, unknown>)[key]
-        break
-      }
-    }
-  }
-  if (Array.isArray(value)) value = value[0]
-  if (typeof value === 'number') return String(value)
-  return typeof value === 'string' ? value.trim() : undefined
 }
 
 function parseNumber(value: string | undefined): number | undefined {

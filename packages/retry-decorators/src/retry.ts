@@ -22,32 +22,32 @@ export interface RetryOptions<T = unknown> {
    * `maxAttempts: 3` is one call plus at most two retries; `1` never retries.
    * @default 3
    */
-  maxAttempts?: number
+  maxAttempts?: number | undefined
   /** Delay shape before each retry. @default { initialMs: 100, multiplier: 2, maxMs: 10_000, jitter: 'full' } */
-  backoff?: Backoff
+  backoff?: Backoff | undefined
   /** Which errors are retried; others are rethrown as they are. @default isTransientError */
-  retryIf?: (error: unknown) => boolean
+  retryIf?: ((error: unknown) => boolean) | undefined
   /** Retry when a call resolves with a value this returns true for. @default never */
-  retryOnResult?: (value: T) => boolean
+  retryOnResult?: ((value: T) => boolean) | undefined
   /** Cap on a server hint (`retry-after-ms`, `retry-after`), which replaces the computed delay. @default 60_000 */
-  maxHintMs?: number
+  maxHintMs?: number | undefined
   /** Deadline for the whole call from its start; no retry is started that would begin past it. @default unbounded */
-  maxElapsedMs?: number
+  maxElapsedMs?: number | undefined
   /** Aborting cancels the pending wait at once and rejects with `signal.reason`. */
-  signal?: AbortSignal
+  signal?: AbortSignal | undefined
   /** Shared budget that bounds retries to a fraction of calls. @default none */
-  budget?: RetryBudget
+  budget?: RetryBudget | undefined
   /** Called before each wait. */
-  onRetry?: (event: RetryEvent) => void
+  onRetry?: ((event: RetryEvent) => void) | undefined
   /**
    * Under an active outer retry: `'single'` makes one attempt and passes its outcome through
    * untouched (the outer layer decides); `'independent'` retries on its own. Both keep the outer
    * signal and the earlier deadline.
    * @default 'single'
    */
-  nested?: 'single' | 'independent'
+  nested?: 'single' | 'independent' | undefined
   /** Source of randomness in [0, 1) for jitter; inject a seeded one in tests. @default Math.random */
-  random?: () => number
+  random?: (() => number) | undefined
 }
 
 /** @internal Mutable per call; also the AsyncLocalStorage store seen by `retryContext()`. */

@@ -5,6 +5,7 @@ import {
   CircuitBreaker as Breaker,
   BreakerRegistry,
   isCircuitOpenError,
+  isCircuitProbeTimeoutError,
 } from '@steadfast/circuit-breaker'
 import { afterEach, beforeEach, describe, expect, expectTypeOf, it, vi } from 'vitest'
 import {
@@ -244,6 +245,57 @@ describe(`decorators (${decoratorMode} mode${hasReflectMetadata ? ', reflect-met
       }
       await expect(new C().inner()).resolves.toBe('ok')
       expect(execute.mock.calls[0]?.[1]?.signal).toBeInstanceOf(AbortSignal)
+    })
+
+    describe('when half-open', () => {
+      beforeEach(() => {
+        vi.useFakeTimers()
+      })
+      afterEach(() => {
+        vi.useRealTimers()
+      })
+
+      function hungService() {
+        const breaker = new Breaker({
+          name: 'probe',
+          failureThreshold: 1,
+          openMs: 1_000,
+          probeTimeoutMs: 500,
+        })
+        class Hung {
+          signal: AbortSignal | undefined
+          work(fail: boolean): Promise<string> {
+            if (fail) throw new HttpError(500)
+            this.signal = retryContext()?.signal
+            return new Promise(() => {})
+          }
+          @CircuitBreaker(breaker)
+          async call(fail: boolean): Promise<string> {
+            return this.work(fail)
+          }
+          @Timeout(60_000)
+          @CircuitBreaker(breaker)
+          async timed(fail: boolean): Promise<string> {
+            return this.work(fail)
+          }
+        }
+        return new Hung()
+      }
+
+      for (const method of ['call', 'timed'] as const) {
+        it(`aborts the hung method's retryContext().signal after probeTimeoutMs (${method})`, async () => {
+          const hung = hungService()
+          await expect(hung[method](true)).rejects.toBeInstanceOf(HttpError)
+          await vi.advanceTimersByTimeAsync(1_000)
+          const outcome = hung[method](false).catch((e: unknown) => e)
+          expect(hung.signal?.aborted).toBe(false)
+          await vi.advanceTimersByTimeAsync(500)
+          const error = await outcome
+          expect(isCircuitProbeTimeoutError(error)).toBe(true)
+          expect(hung.signal?.aborted).toBe(true)
+          expect(hung.signal?.reason).toBe(error)
+        })
+      }
     })
   })
 

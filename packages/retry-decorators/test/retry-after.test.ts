@@ -36,4 +36,29 @@ describe('retryAfterMs()', () => {
     expect(retryAfterMs(new HttpError(503, { 'retry-after-ms': '-5' }))).toBeUndefined()
     expect(retryAfterMs('503')).toBeUndefined()
   })
+
+  it('accepts the three HTTP-date forms, asctime as GMT whatever the local zone', () => {
+    const now = Date.parse('1994-11-06T08:49:00Z')
+    const zone = process.env.TZ
+    process.env.TZ = 'America/New_York' // Node applies a TZ change at once
+    try {
+      for (const date of [
+        'Sun, 06 Nov 1994 08:49:37 GMT',
+        'Sunday, 06-Nov-94 08:49:37 GMT',
+        'Sun Nov  6 08:49:37 1994',
+      ]) {
+        expect(retryAfterMs({ headers: { 'retry-after': date } }, now), date).toBe(37_000)
+      }
+    } finally {
+      if (zone === undefined) delete process.env.TZ
+      else process.env.TZ = zone
+    }
+  })
+
+  it('is undefined for junk Date.parse would accept (Regression: review finding 17)', () => {
+    const now = Date.parse('2026-11-27T10:00:00Z')
+    for (const junk of ['-1', 'soon 1', '3 apples', '1e3', '2026-11-27', 'Fri Nov 27 2026']) {
+      expect(retryAfterMs({ headers: { 'retry-after': junk } }, now), junk).toBeUndefined()
+    }
+  })
 })

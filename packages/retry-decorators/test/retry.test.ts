@@ -313,6 +313,11 @@ describe('retry() server hints', () => {
     expect(delays).toEqual([4_000])
   })
 
+  it('waits the computed delay when retry-after is junk', async () => {
+    const { delays } = await delaysFor(new HttpError(503, { 'retry-after': '-1' }))
+    expect(delays).toEqual([5])
+  })
+
   it('caps a hint at maxHintMs', async () => {
     const { delays } = await delaysFor(new HttpError(429, { 'retry-after': '600' }), {
       maxHintMs: 30_000,

@@ -4,20 +4,22 @@ import {
   type CircuitBreakerOptions,
   defaultRegistry,
 } from '@steadfast/circuit-breaker'
-import { scopeStorage } from '../context.js'
+import { anySignal, type CallScope, scopeStorage } from '../context.js'
 import { methodDecorator, type ResilienceDecorator } from './decorate.js'
 
 /** Options of the {@link CircuitBreaker} decorator: breaker options plus the registry to use. */
 export interface CircuitBreakerDecoratorOptions extends Omit<CircuitBreakerOptions, 'name'> {
   /** Registry the named breaker comes from. @default defaultRegistry of @steadfast/circuit-breaker */
-  registry?: BreakerRegistry
+  registry?: BreakerRegistry | undefined
 }
 
 /**
  * Guards the method with a circuit breaker: a breaker instance, or a name resolved in the
  * registry on every call, so every method (in any class) naming 'claude' shares one breaker;
  * `options` configure it if this call creates it. While open, calls reject with
- * `CircuitOpenError`. The attempt's signal (from `retryContext()`) is passed on. Async result.
+ * `CircuitOpenError`. The attempt's signal (from `retryContext()`) is passed on; a half-open
+ * probe's own signal (aborted after `probeTimeoutMs`) joins it in `retryContext().signal` inside
+ * the method. Async result.
  * @example @CircuitBreaker('claude', { failureThreshold: 5, openMs: 30_000 })
  */
 export function CircuitBreaker(
@@ -35,10 +37,26 @@ export function CircuitBreaker(
     { kind: 'circuit-breaker', breaker: name },
     (method) =>
       function (this: unknown, ...args: unknown[]): Promise<unknown> {
-        const signal = scopeStorage.getStore()?.signal
-        const call = () => method.apply(this, args)
+        const scope = scopeStorage.getStore()
+        const signal = scope?.signal
+        const call = (given: AbortSignal | undefined) =>
+          given === undefined || given === signal
+            ? method.apply(this, args)
+            : // A half-open probe's own signal, aborted on probeTimeoutMs: the method reads it
+              // from retryContext(), so a probe timeout cancels the method's work too.
+              scopeStorage.run(probeScope(scope, given), () => method.apply(this, args))
         // Without a signal the breaker takes its lean path (no signal bookkeeping).
         return signal === undefined ? resolve().execute(call) : resolve().execute(call, { signal })
       },
   )
+}
+
+// The caller's scope with the probe's signal joined to its own.
+function probeScope(scope: CallScope | undefined, probe: AbortSignal): CallScope {
+  return {
+    attempt: scope?.attempt ?? 1,
+    signal: anySignal(scope?.signal, probe),
+    deadline: scope?.deadline,
+    retrying: scope?.retrying ?? false,
+  }
 }

@@ -6,10 +6,12 @@ import { type ResiliencePolicy, recordLegacy, recordStandard } from '../policies
  * `Constraint` is what the class must satisfy (e.g. having the fallback method).
  */
 export interface ResilienceDecorator<Constraint = unknown> {
+  /** As a TC39 standard decorator: returns the wrapped method. */
   <This extends Constraint, Method extends (this: This, ...args: never[]) => unknown>(
     method: Method,
     context: ClassMethodDecoratorContext<This>,
   ): Method
+  /** As a legacy `experimentalDecorators` decorator: rewrites the descriptor's method. */
   <This extends Constraint, Method>(
     target: This,
     propertyKey: string | symbol,

@@ -9,7 +9,7 @@ export type ErrorClass = abstract new (...args: never[]) => unknown
 /** Options of {@link Fallback}. */
 export interface FallbackOptions {
   /** Which errors fall back: error classes (`instanceof`) or a predicate. @default every error */
-  on?: readonly ErrorClass[] | ((error: unknown) => boolean)
+  on?: readonly ErrorClass[] | ((error: unknown) => boolean) | undefined
 }
 
 /**
@@ -23,6 +23,7 @@ export function Fallback<K extends PropertyKey>(
   method: K,
   options?: FallbackOptions,
 ): ResilienceDecorator<{ [P in K]: (...args: never[]) => unknown }>
+/** On failure, answers with `handler(error, ...args)` called on the instance instead. */
 export function Fallback(handler: FallbackHandler, options?: FallbackOptions): ResilienceDecorator
 export function Fallback(
   fallback: PropertyKey | FallbackHandler,
