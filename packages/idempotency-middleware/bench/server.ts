@@ -2,7 +2,7 @@
 // event loop. Reports ports and CPU usage over IPC. Imports the BUILT package by name.
 import type { Server } from 'node:http'
 import { Idempotency } from '@node-idempotency/core'
-import { idempotency, MemoryStore } from '@steadfast/idempotency-middleware'
+import { idempotency, keepRawBody, MemoryStore } from '@steadfast/idempotency-middleware'
 import { RedisStore } from '@steadfast/idempotency-middleware/redis'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import {
@@ -12,7 +12,7 @@ import {
   type IIdempotencyDataAdapter,
 } from 'express-idempotency'
 import express from 'express4'
-import { Redis } from 'ioredis'
+import { Redis, type RedisOptions } from 'ioredis'
 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const TTL_MS = 86_400_000
@@ -20,8 +20,8 @@ const clients: Redis[] = []
 const roundTrips: Record<string, number> = {}
 
 /** An ioredis client whose commands are counted per variant (the round trips). */
-function redis(variant: string): Redis {
-  const client = new Redis(redisUrl)
+function redis(variant: string, options: RedisOptions = {}): Redis {
+  const client = new Redis(redisUrl, options)
   const send = client.sendCommand.bind(client)
   roundTrips[variant] = 0
   client.sendCommand = ((...args: Parameters<typeof send>) => {
@@ -125,9 +125,14 @@ function nodeIdempotencyMiddleware(idem: Idempotency): RequestHandler {
 
 const runs: Record<string, number> = {}
 
-function app(variant: string, guard?: RequestHandler, isHit?: (req: Request) => boolean) {
+function app(
+  variant: string,
+  guard?: RequestHandler,
+  isHit?: (req: Request) => boolean,
+  rawBody = false,
+) {
   const a = express()
-  a.use(express.json())
+  a.use(rawBody ? express.json({ verify: keepRawBody }) : express.json())
   if (guard) a.use(guard)
   runs[variant] = 0
   a.post('/orders', (req, res) => {
@@ -157,6 +162,24 @@ const variants: Record<string, () => ReturnType<typeof express>> = {
     app('ours-memory', idempotency({ store: new MemoryStore({ maxEntries: 100_000 }) })),
   'ours-redis': () =>
     app('ours-redis', idempotency({ store: new RedisStore({ client: redis('ours-redis') }) })),
+  // Same, hashing the raw request bytes instead of canonical JSON (README: fingerprint).
+  'ours-memory-rawbody': () =>
+    app(
+      'ours-memory-rawbody',
+      idempotency({ store: new MemoryStore({ maxEntries: 100_000 }) }),
+      undefined,
+      true,
+    ),
+  // Same, with ioredis batching the commands issued in one tick into one socket write.
+  'ours-redis-autopipeline': () =>
+    app(
+      'ours-redis-autopipeline',
+      idempotency({
+        store: new RedisStore({
+          client: redis('ours-redis-autopipeline', { enableAutoPipelining: true }),
+        }),
+      }),
+    ),
   'express-idempotency-memory': () => app('express-idempotency-memory', expressIdempotency(), hit),
   'express-idempotency-redis': () =>
     app(

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto'
 import { IdempotencyKeyInvalidError } from './errors.js'
+import { sha256 } from './sha256.js'
 
 /** Longest key accepted, in bytes after unquoting. */
 export const MAX_KEY_BYTES = 255
@@ -97,5 +97,5 @@ export function headerLines(
  * The scope is length-prefixed so that ("ab", "c") and ("a", "bc") never collide.
  */
 export function storageKey(scope: string, key: string): string {
-  return createHash('sha256').update(`${scope.length}:${scope}\n${key}`).digest('base64url')
+  return sha256(`${scope.length}:${scope}\n${key}`)
 }

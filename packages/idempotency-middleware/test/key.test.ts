@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
@@ -62,6 +63,28 @@ describe('requestFingerprint()', () => {
     )
   })
 
+  it('is the SHA-256 of method, path, tag and body, for every body form (property)', () => {
+    const streamed = (method: string, path: string, tag: string, body: string | Uint8Array) =>
+      createHash('sha256').update(`${method}\n${path}\n${tag}`).update(body).digest('base64url')
+    fc.assert(
+      fc.property(
+        fc.string(),
+        fc.uint8Array({ maxLength: 40_000 }),
+        fc.jsonValue(),
+        (path, bytes, value) => {
+          expect(requestFingerprint('POST', path, bytes)).toBe(streamed('POST', path, 'b', bytes))
+          expect(requestFingerprint('POST', path, path)).toBe(streamed('POST', path, 'b', path))
+          if (value !== null && typeof value !== 'string') {
+            const json = canonicalJson(value)
+            expect(requestFingerprint('POST', path, value)).toBe(streamed('POST', path, 'j', json))
+          }
+        },
+      ),
+      { numRuns: 200 },
+    )
+    expect(requestFingerprint('PATCH', '/a', undefined)).toBe(streamed('PATCH', '/a', '-', ''))
+  })
+
   it('tells bytes from parsed JSON and method from path', () => {
     expect(requestFingerprint('POST', '/a', '{}')).not.toBe(requestFingerprint('POST', '/a', {}))
     expect(requestFingerprint('POST', '/a', undefined)).not.toBe(
@@ -90,6 +113,18 @@ describe('canonicalJson()', () => {
       close = (i % 2 ? ']' : '}') + close
     }
     expect(canonicalJson(value)).toBe(`${open}1${close}`)
+  })
+
+  it('writes a value the same way at any depth (property)', () => {
+    fc.assert(
+      fc.property(fc.anything({ withDate: true }), (value) => {
+        let nested: unknown = value
+        for (let i = 0; i < 100; i++) nested = [nested]
+        expect(canonicalJson(nested)).toBe(
+          `${'['.repeat(100)}${canonicalJson(value)}${']'.repeat(100)}`,
+        )
+      }),
+    )
   })
 
   it('is valid JSON for the same value, whatever the key order (property)', () => {
