@@ -12,7 +12,7 @@ const FALLBACK = 'claude-haiku-5-5'
 const RATE = Number(process.env.BENCH_RATE ?? 20) // requests per second the fake allows
 const CALLERS = 50
 const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 10_000)
-const GOODPUT_ROUNDS = Number(process.env.BENCH_GOODPUT_ROUNDS ?? 3)
+const GOODPUT_ROUNDS = Number(process.env.BENCH_GOODPUT_ROUNDS ?? 5)
 const FAULT_ROUNDS = Number(process.env.BENCH_FAULT_ROUNDS ?? 5)
 const FAULT_CALLS = 300
 

@@ -11,11 +11,11 @@ export interface CacheStore {
 /** Options of the answer cache. */
 export interface CacheOptions {
   /** How long an answer stays cached. @default 3_600_000 (one hour) */
-  ttlMs?: number
+  ttlMs?: number | undefined
   /** `'first'`: serve from the cache before calling the API; `'fallback'`: only when every model failed. @default 'fallback' */
-  mode?: 'first' | 'fallback'
-  /** The store. @default a {@link MemoryCacheStore} of 1000 entries */
-  store?: CacheStore
+  mode?: 'first' | 'fallback' | undefined
+  /** The store; when it throws, a read counts as a miss and a write is skipped (`cache-error` event). @default a {@link MemoryCacheStore} of 1000 entries */
+  store?: CacheStore | undefined
 }
 
 /** A bounded in-process {@link CacheStore} with expiry; the least recently used entry goes first. */

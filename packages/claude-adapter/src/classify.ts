@@ -1,4 +1,6 @@
-import { isCircuitOpenError } from '@steadfast/circuit-breaker'
+import { isCircuitOpenError, isCircuitProbeTimeoutError } from '@steadfast/circuit-breaker'
+import { isIdempotencyError } from '@steadfast/idempotency-middleware'
+import { headerValue, isTransientError, TRANSIENT_NETWORK_CODES } from '@steadfast/retry-decorators'
 import { type ErrorClass, isClaudeAdapterError } from './errors.js'
 
 /** `error.details.error_code` values of a 429 that waiting will not fix: spend and quota limits. */
@@ -8,8 +10,6 @@ export const PERMANENT_RATE_LIMIT_CODES: ReadonlySet<string> = new Set([
   'linked_organization_spend_limit_reached',
 ])
 
-const TRANSIENT_STATUSES = new Set([408, 409, 429, 500, 502, 503, 504, 529])
-
 // `error.type` of an SSE `error` event, which the SDK raises as an APIError with no status.
 const TRANSIENT_TYPES = new Set([
   'overloaded_error',
@@ -18,34 +18,15 @@ const TRANSIENT_TYPES = new Set([
   'timeout_error',
 ])
 
-const NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-  'ENETUNREACH',
-  'EHOSTUNREACH',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-])
-
-// fetch() reports a cut body as `TypeError: terminated` and a failed connect as `fetch failed`.
-const NETWORK_MESSAGES = new Set(['terminated', 'fetch failed'])
-
-// The SDK's connection errors carry no status; they are recognised by name (set by the SDK
-// itself, so it survives minification) because duplicate SDK copies defeat instanceof.
-const CONNECTION_ERROR_NAMES = new Set(['APIConnectionError', 'APIConnectionTimeoutError'])
+// The generic predicate leaves 409 out; Anthropic's own retry policy retries it (a conflict on a
+// concurrent request lock clears by itself).
+const CLAUDE_TRANSIENT_STATUSES: ReadonlySet<number> = new Set([409])
 
 interface ErrorShape {
   status?: unknown
   type?: unknown
   errorCode?: unknown
   error?: unknown
-  headers?: unknown
   name?: unknown
   code?: unknown
   message?: unknown
@@ -55,7 +36,9 @@ interface ErrorShape {
 /**
  * Sorts an error into `'transient'` (retry, then fall back), `'permanent'` (throw at once),
  * `'business'` (a valid answer we reject) or `'infrastructure'` (our own guards: open breaker,
- * retry budget, queue overflow). Reads status, `error.type`, `errorCode` and headers, never only the class.
+ * probe timeout, retry budget, queue overflow, rate-limit pause, idempotency store). Reads
+ * status, `errorCode`, network codes and the `error.type` of Anthropic errors, never only the
+ * class; `x-should-retry` does not change the class (see `shouldRetryModel`).
  * @example if (classifyError(error) === 'transient') scheduleLater()
  */
 export function classifyError(error: unknown): ErrorClass {
@@ -76,6 +59,17 @@ export function isModelNotFound(error: unknown): boolean {
   return message === undefined || /model/i.test(message)
 }
 
+/**
+ * Whether to try THIS model again: a transient failure, unless the server said
+ * `x-should-retry: false`. The header steers only that; classification, breaker accounting and
+ * fallback follow the status (a 503 stays transient, a 400 stays permanent whatever it says).
+ */
+export function shouldRetryModel(error: unknown): boolean {
+  if (!isRetryable(error)) return false
+  const headers = (error as { headers?: unknown }).headers
+  return headerValue(headers, 'x-should-retry') !== 'false'
+}
+
 function classify(error: unknown, depth: number): ErrorClass {
   if (typeof error !== 'object' || error === null || depth > 5) return 'permanent'
   const e = error as ErrorShape
@@ -87,45 +81,43 @@ function classify(error: unknown, depth: number): ErrorClass {
     }
     return error.errorClass
   }
-  if (isCircuitOpenError(error)) return 'infrastructure'
+  // Our guards: an open breaker, a half-open probe that outlived `probeTimeoutMs`, the
+  // idempotency store (down, or a duplicate still running elsewhere). Another model may answer.
+  if (isCircuitOpenError(error) || isCircuitProbeTimeoutError(error)) return 'infrastructure'
+  if (isIdempotencyError(error)) return 'infrastructure'
   if (e.code === 'ERR_RETRY_EXHAUSTED') {
+    // Judged by our own rules, not the generic predicate's: its cause may be a spend-limit 429.
     const retryError = error as { budgetExhausted?: unknown; cause?: unknown }
     return retryError.budgetExhausted === true
       ? 'infrastructure'
       : classify(retryError.cause, depth + 1)
   }
-  if (typeof e.status === 'number') return classifyStatus(e, e.status)
-  if (typeof e.type === 'string' && e.type !== '') {
-    return TRANSIENT_TYPES.has(e.type) ? 'transient' : 'permanent'
-  }
-  if (typeof e.name === 'string' && CONNECTION_ERROR_NAMES.has(e.name)) return 'transient'
-  if (e.name === 'TimeoutError') return 'transient'
-  if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) return 'transient'
-  if (error instanceof TypeError && NETWORK_MESSAGES.has(error.message)) return 'transient'
+  if (typeof e.status === 'number') return classifyStatus(error, e, e.status)
+  // Network codes first: other libraries' errors carry a `type` too (node-fetch: 'system').
+  if (typeof e.code === 'string' && TRANSIENT_NETWORK_CODES.has(e.code)) return 'transient'
+  if (isAnthropicShaped(e)) return TRANSIENT_TYPES.has(e.type as string) ? 'transient' : 'permanent'
+  if (isTransientError(error)) return 'transient'
   if (e.cause !== undefined) return classify(e.cause, depth + 1)
   return 'permanent'
 }
 
-function classifyStatus(e: ErrorShape, status: number): ErrorClass {
+/** An Anthropic error object (an SSE `error` event has a `type` but no status). */
+function isAnthropicShaped(e: ErrorShape): boolean {
+  if (typeof e.type !== 'string' || e.type === '') return false
+  return (
+    e.type.endsWith('_error') ||
+    (typeof e.error === 'object' && e.error !== null) ||
+    typeof (e as { requestID?: unknown }).requestID === 'string'
+  )
+}
+
+function classifyStatus(error: object, e: ErrorShape, status: number): ErrorClass {
   const code = errorCode(e)
   if (status === 429 && code !== undefined && PERMANENT_RATE_LIMIT_CODES.has(code))
     return 'permanent'
-  // The server's explicit word wins over the status, as in the SDK's own retry policy.
-  const shouldRetry = header(e.headers, 'x-should-retry')
-  if (shouldRetry === 'true') return 'transient'
-  if (shouldRetry === 'false') return 'permanent'
-  return TRANSIENT_STATUSES.has(status) ? 'transient' : 'permanent'
-}
-
-function header(headers: unknown, name: string): string | undefined {
-  if (typeof headers !== 'object' || headers === null) return undefined
-  const get = (headers as { get?: unknown }).get
-  if (typeof get === 'function') {
-    const value: unknown = get.call(headers, name)
-    return typeof value === 'string' ? value : undefined
-  }
-  const value = (headers as Record<string, unknown>)[name]
-  return typeof value === 'string' ? value : undefined
+  return CLAUDE_TRANSIENT_STATUSES.has(status) || isTransientError(error)
+    ? 'transient'
+    : 'permanent'
 }
 
 // SDKs before `errorCode` existed still carry the body, so read `details.error_code` from it too.

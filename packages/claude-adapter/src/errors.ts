@@ -101,6 +101,26 @@ export class RateLimitQueueFullError extends ClaudeAdapterError {
   }
 }
 
+/**
+ * A 429 paused `model` for longer than the call can wait (what is left of `timeoutMs`, or
+ * `retry.maxHintMs` without one): the chain moves to the next model instead of sleeping.
+ */
+export class RateLimitPausedError extends ClaudeAdapterError {
+  override readonly name = 'RateLimitPausedError'
+  override readonly code = 'ERR_CLAUDE_RATE_LIMIT_PAUSED'
+  override readonly errorClass = 'infrastructure'
+  /** The paused model. */
+  readonly model: string
+  /** How much longer the pause lasts. */
+  readonly retryAfterMs: number
+
+  constructor(model: string, retryAfterMs: number) {
+    super(`Claude model ${model} is rate limited for another ${retryAfterMs} ms`)
+    this.model = model
+    this.retryAfterMs = retryAfterMs
+  }
+}
+
 /** The call's `timeoutMs` elapsed (while queued, sleeping between retries, or in flight). */
 export class ClaudeTimeoutError extends ClaudeAdapterError {
   override readonly name = 'ClaudeTimeoutError'
@@ -190,6 +210,10 @@ export const isStreamInterruptedError = (error: unknown): error is StreamInterru
 /** True for a {@link RateLimitQueueFullError}. */
 export const isRateLimitQueueFullError = (error: unknown): error is RateLimitQueueFullError =>
   hasCode(error, 'ERR_CLAUDE_QUEUE_FULL')
+
+/** True for a {@link RateLimitPausedError}. */
+export const isRateLimitPausedError = (error: unknown): error is RateLimitPausedError =>
+  hasCode(error, 'ERR_CLAUDE_RATE_LIMIT_PAUSED')
 
 /** True for a {@link ClaudeTimeoutError}. */
 export const isClaudeTimeoutError = (error: unknown): error is ClaudeTimeoutError =>

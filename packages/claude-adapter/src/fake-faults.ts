@@ -9,37 +9,37 @@ export type FakeStopReason =
 /** One scripted fault of the fake Anthropic server; fields combine (e.g. a delay then a status). */
 export interface FakeFault {
   /** Only requests for this model match. @default every model */
-  model?: string
+  model?: string | undefined
   /** Only streaming (`true`) or only JSON (`false`) requests match. @default both */
-  stream?: boolean
+  stream?: boolean | undefined
   /** How many matching requests this fault answers; `Infinity` for an outage. @default 1, or Infinity with `probability` */
-  times?: number
+  times?: number | undefined
   /** Applies to each matching request with this probability (seeded, see `seed`). @default 1 */
-  probability?: number
+  probability?: number | undefined
   /** Wait this long before answering (or before dropping). @default 0 */
-  delayMs?: number
+  delayMs?: number | undefined
   /** Answer with this HTTP status and Anthropic's error JSON for it. */
-  status?: number
+  status?: number | undefined
   /** `error.type` of the error body. @default the type Anthropic uses for `status` */
-  errorType?: string
+  errorType?: string | undefined
   /** `error.details.error_code`, e.g. `'enforced_spend_limit_reached'`. @default none */
-  errorCode?: string
+  errorCode?: string | undefined
   /** `error.message`. @default a fixed text per status */
-  message?: string
+  message?: string | undefined
   /** `retry-after` header: seconds, or an HTTP date string. @default none */
-  retryAfter?: number | string
+  retryAfter?: number | string | undefined
   /** `retry-after-ms` header. @default none */
-  retryAfterMs?: number
+  retryAfterMs?: number | undefined
   /** `x-should-retry` header. @default none */
-  shouldRetry?: boolean
+  shouldRetry?: boolean | undefined
   /** Destroy the connection without any answer. @default false */
-  drop?: boolean
+  drop?: boolean | undefined
   /** Streaming: send this many SSE events, then destroy the connection. JSON: send half the body, then destroy. */
-  cutAfterEvents?: number
+  cutAfterEvents?: number | undefined
   /** Streaming: send this many SSE events, then an `error` event of type `overloaded_error`. */
-  overloadedAfterEvents?: number
+  overloadedAfterEvents?: number | undefined
   /** Answer normally but with this `stop_reason`. */
-  stopReason?: FakeStopReason
+  stopReason?: FakeStopReason | undefined
 }
 
 /** Picks, for each request, the first scripted fault that matches and still has uses left. */

@@ -19,33 +19,38 @@ type Headers = Record<string, string>
 /** Options of {@link startFakeAnthropic}. */
 export interface FakeAnthropicOptions {
   /** Scripted faults, matched in order (see {@link FakeFault}). @default [] */
-  faults?: readonly FakeFault[]
+  faults?: readonly FakeFault[] | undefined
   /** Seed of the PRNG behind `probability` faults. @default 1 */
-  seed?: number
+  seed?: number | undefined
   /** Added before every answer to `/v1/messages`. @default 0 */
-  latencyMs?: number
+  latencyMs?: number | undefined
   /** Pause between SSE events of a streamed answer. @default 0 */
-  eventDelayMs?: number
+  eventDelayMs?: number | undefined
   /** A request-rate limit (token bucket): above it, 429 `rate_limit_error` with `retry-after`. @default none */
-  rateLimit?: { requestsPerSecond: number; burst?: number }
+  rateLimit?: { requestsPerSecond: number; burst?: number } | undefined
   /** The reply text for a request. @default `Echo: <last user text>` */
-  reply?: (body: FakeRequestBody) => string
+  reply?: ((body: FakeRequestBody) => string) | undefined
   /** When set, requests whose key (`x-api-key` or `Authorization: Bearer`) differs get 401. @default any key */
-  apiKey?: string
+  apiKey?: string | undefined
   /** Port on 127.0.0.1. @default 0 (a free port) */
-  port?: number
+  port?: number | undefined
 }
 
 /** One request the fake received, as recorded for assertions. */
 export interface FakeRequest {
   /** `Date.now()` when the request arrived. */
   at: number
+  /** HTTP method, e.g. `'POST'`. */
   method: string
+  /** Request path without the query, e.g. `'/v1/messages'`. */
   path: string
+  /** Request headers, names lower-cased (`x-api-key`, `x-stainless-retry-count`…). */
   headers: Record<string, string>
+  /** The parsed JSON body; undefined when it was not JSON. */
   body: FakeRequestBody | undefined
   /** `body.model`, when there is one. */
   model: string | undefined
+  /** True for a `stream: true` request. */
   stream: boolean
   /** Status sent (200 for streams, even if cut later); 0 for a dropped connection. */
   status: number

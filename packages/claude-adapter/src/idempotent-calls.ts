@@ -5,37 +5,63 @@ import {
   MemoryStore,
 } from '@steadfast/idempotency-middleware'
 import { paramsHash } from './canonical.js'
-import { IdempotencyKeyReuseError } from './errors.js'
-import type { CallOptions, CreateParams, MessageWithMeta } from './options.js'
+import { ClaudeTimeoutError, IdempotencyKeyReuseError } from './errors.js'
+import type {
+  CallOptions,
+  ClaudeIdempotencyOptions,
+  CreateParams,
+  MessageWithMeta,
+} from './options.js'
 
 const KEY_ATTEMPTS_KEPT = 10_000
 
+/** A caller's `idempotencyKey` and the record id it maps to (the key within its scope). */
+export interface KeyRef {
+  readonly key: string
+  readonly scope: string
+  readonly id: string
+}
+
+/** One upstream run shared by concurrent callers with the same key and params. */
+interface Shared {
+  readonly fingerprint: string
+  readonly promise: Promise<MessageWithMeta>
+  readonly controller: AbortController
+  readonly deadline: number | undefined
+  waiting: number
+}
+
 /**
- * Calls with an `idempotencyKey`: concurrent duplicates in this process share one promise, and the
+ * Calls with an `idempotencyKey`: concurrent duplicates in this process share one run, and the
  * idempotency engine's store (shared across processes if it is) replays completed results.
  */
 export class IdempotentCalls {
-  readonly #inflight = new Map<string, { fingerprint: string; promise: Promise<MessageWithMeta> }>()
+  readonly #inflight = new Map<string, Shared>()
   readonly #attempts = new Map<string, number>()
-  readonly #configuredStore: IdempotencyStore | undefined
-  readonly #ttlMs: number
+  readonly #options: ClaudeIdempotencyOptions
   #store: IdempotencyStore | undefined
 
-  constructor(options: { store?: IdempotencyStore; ttlMs?: number } = {}) {
-    this.#configuredStore = options.store
-    this.#ttlMs = options.ttlMs ?? 86_400_000
+  constructor(options: ClaudeIdempotencyOptions = {}) {
+    this.#options = options
   }
 
-  /** Upstream requests recorded under `key` in this process. */
-  attempts(key: string): number {
-    return this.#attempts.get(key) ?? 0
+  /** The record of `key` for `params`, within the configured scope. */
+  ref(key: string, params: CreateParams): KeyRef {
+    const option = this.#options.scope ?? 'claude'
+    const scope = typeof option === 'function' ? option(params) : option
+    return { key, scope, id: `${scope}\u0000${key}` }
   }
 
-  /** Records `count` more upstream requests under `key` (bounded: the oldest keys are forgotten). */
-  record(key: string, count: number): void {
-    const total = this.attempts(key) + count
-    this.#attempts.delete(key)
-    this.#attempts.set(key, total)
+  /** Upstream requests recorded under `ref` in this process. */
+  attempts(ref: KeyRef): number {
+    return this.#attempts.get(ref.id) ?? 0
+  }
+
+  /** Records `count` more upstream requests under `ref` (bounded: the oldest keys are forgotten). */
+  record(ref: KeyRef, count: number): void {
+    const total = this.attempts(ref) + count
+    this.#attempts.delete(ref.id)
+    this.#attempts.set(ref.id, total)
     if (this.#attempts.size > KEY_ATTEMPTS_KEPT) {
       const oldest = this.#attempts.keys().next().value
       if (oldest !== undefined) this.#attempts.delete(oldest)
@@ -43,63 +69,80 @@ export class IdempotentCalls {
   }
 
   /**
-   * Runs `call` once for `key` and `params`. When `call` fails, `onFailure` gets the error and
-   * the requests made, and may answer outside the record (a degraded answer is never stored).
+   * Runs `call` once for `ref` and `params`; concurrent callers join the running call. The run
+   * gets its own signal, aborted only once every caller sharing it gave up, and the first
+   * caller's `timeoutMs`; each caller's own `signal` (and an earlier deadline) ends only its
+   * wait. When `call` fails, `onFailure` gets the error and the requests made, and may answer
+   * outside the record (a degraded answer is never stored).
    */
   run(
-    key: string,
+    ref: KeyRef,
     params: CreateParams,
     options: CallOptions,
-    call: () => Promise<MessageWithMeta>,
-    onFailure: (error: unknown, attempts: number) => Promise<MessageWithMeta>,
+    call: (shared: CallOptions) => Promise<MessageWithMeta>,
+    onFailure: (error: unknown, attempts: number, shared: CallOptions) => Promise<MessageWithMeta>,
   ): Promise<MessageWithMeta> {
     const fingerprint = paramsHash(params)
-    const running = this.#inflight.get(key)
-    if (running !== undefined) {
-      if (running.fingerprint !== fingerprint) {
-        return Promise.reject(new IdempotencyKeyReuseError(key))
+    let shared = this.#inflight.get(ref.id)
+    // A run every caller left is being cancelled: a new caller starts afresh instead of joining it.
+    if (shared === undefined || shared.controller.signal.aborted) {
+      const controller = new AbortController()
+      const sharedOptions: CallOptions = { signal: controller.signal, timeoutMs: options.timeoutMs }
+      const promise = this.#run(ref, fingerprint, sharedOptions, call, onFailure)
+      const entry: Shared = {
+        fingerprint,
+        promise,
+        controller,
+        deadline: options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs,
+        waiting: 0,
       }
-      return running.promise
+      // Once every caller gave up nobody awaits the run: its rejection is expected, not unhandled.
+      promise
+        .finally(() => {
+          if (this.#inflight.get(ref.id) === entry) this.#inflight.delete(ref.id)
+        })
+        .catch(() => {})
+      shared = entry
+      this.#inflight.set(ref.id, shared)
+    } else if (shared.fingerprint !== fingerprint) {
+      return Promise.reject(new IdempotencyKeyReuseError(ref.key))
     }
-    const promise = this.#run(key, fingerprint, options, call, onFailure).finally(() =>
-      this.#inflight.delete(key),
-    )
-    this.#inflight.set(key, { fingerprint, promise })
-    return promise
+    return join(shared, options)
   }
 
   async #run(
-    key: string,
+    ref: KeyRef,
     fingerprint: string,
     options: CallOptions,
-    call: () => Promise<MessageWithMeta>,
-    onFailure: (error: unknown, attempts: number) => Promise<MessageWithMeta>,
+    call: (shared: CallOptions) => Promise<MessageWithMeta>,
+    onFailure: (error: unknown, attempts: number, shared: CallOptions) => Promise<MessageWithMeta>,
   ): Promise<MessageWithMeta> {
     const startedAt = Date.now()
-    const before = this.attempts(key)
-    this.#store ??= this.#configuredStore ?? new MemoryStore()
+    const before = this.attempts(ref)
+    this.#store ??= this.#options.store ?? new MemoryStore()
     let ran = false
     let result: MessageWithMeta
     try {
       result = await idempotent(
         this.#store,
-        key,
+        ref.key,
         () => {
           ran = true
-          return call()
+          return call(options)
         },
         {
           fingerprint,
-          scope: 'claude',
-          ttlMs: this.#ttlMs,
+          scope: ref.scope,
+          ttlMs: this.#options.ttlMs ?? 86_400_000,
+          onStoreError: this.#options.onStoreError ?? 'fail-closed',
           // A duplicate in another process waits for the running call rather than failing.
           onConcurrent: { waitMs: options.timeoutMs ?? 600_000 },
         },
       )
     } catch (error) {
-      if (isIdempotencyKeyMismatchError(error)) throw new IdempotencyKeyReuseError(key)
-      if (!ran) throw error
-      return onFailure(error, this.attempts(key) - before)
+      if (isIdempotencyKeyMismatchError(error)) throw new IdempotencyKeyReuseError(ref.key)
+      // Also for a store outage before any request: `degrade` may answer it (infrastructure).
+      return onFailure(error, this.attempts(ref) - before, options)
     }
     if (ran) return result
     return {
@@ -108,8 +151,48 @@ export class IdempotentCalls {
         ...result.meta,
         attempts: 0,
         latencyMs: Date.now() - startedAt,
-        idempotency: { key, replayed: true, keyAttempts: this.attempts(key) },
+        idempotency: { key: ref.key, replayed: true, keyAttempts: this.attempts(ref) },
       },
     }
   }
+}
+
+/** Waits for `shared` on behalf of one caller, who may leave early by its signal or deadline. */
+function join(shared: Shared, options: CallOptions): Promise<MessageWithMeta> {
+  const { signal, timeoutMs } = options
+  if (signal?.aborted) return Promise.reject(signal.reason)
+  shared.waiting += 1
+  // The run itself ends at the first caller's deadline; only an earlier one needs its own timer.
+  const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs
+  const ownDeadline =
+    deadline !== undefined && (shared.deadline === undefined || deadline < shared.deadline)
+  if (signal === undefined && !ownDeadline) return shared.promise
+  return new Promise<MessageWithMeta>((resolve, reject) => {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const cleanup = () => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+    }
+    const leave = (reason: unknown) => {
+      cleanup()
+      reject(reason)
+      shared.waiting -= 1
+      if (shared.waiting === 0) shared.controller.abort(reason)
+    }
+    const onAbort = () => leave(signal?.reason)
+    signal?.addEventListener('abort', onAbort, { once: true })
+    if (ownDeadline && timeoutMs !== undefined) {
+      timer = setTimeout(() => leave(new ClaudeTimeoutError(timeoutMs)), timeoutMs)
+    }
+    shared.promise.then(
+      (value) => {
+        cleanup()
+        resolve(value)
+      },
+      (error: unknown) => {
+        cleanup()
+        reject(error)
+      },
+    )
+  })
 }

@@ -4,8 +4,8 @@ import type {
   CircuitBreakerOptions,
 } from '@steadfast/circuit-breaker'
 import { retry, retryAfterMs } from '@steadfast/retry-decorators'
-import { classifyError, isModelNotFound, isRetryable } from './classify.js'
-import { ClaudeUnavailableError, type ModelFailure } from './errors.js'
+import { classifyError, isModelNotFound, isRetryable, shouldRetryModel } from './classify.js'
+import { ClaudeUnavailableError, type ModelFailure, RateLimitPausedError } from './errors.js'
 import type { ClaudeEvent, ClaudeRetryOptions } from './options.js'
 import type { RateLimiter } from './rate-limiter.js'
 
@@ -24,10 +24,15 @@ export interface ChainRun {
   readonly models: string[]
 }
 
+// The breaker's generic 10 s probe timeout is shorter than a long generation: a healthy but slow
+// half-open probe would time out, fail the call and re-open the circuit.
+const PROBE_TIMEOUT_MS = 120_000
+
 // A failure rate, not a run of consecutive failures: under many concurrent callers a run of five
 // happens by chance at a 30% error rate, and a tripped primary would then only cost answers.
 const DEFAULT_BREAKER: Omit<CircuitBreakerOptions, 'name'> = {
   isFailure: isRetryable,
+  probeTimeoutMs: PROBE_TIMEOUT_MS,
   failureRate: { threshold: 0.6, minimumCalls: 20, window: { kind: 'count', size: 50 } },
 }
 
@@ -58,7 +63,7 @@ export class ModelChain {
     this.#breakerOptions =
       options.breaker === undefined
         ? DEFAULT_BREAKER
-        : { isFailure: isRetryable, ...options.breaker }
+        : { isFailure: isRetryable, probeTimeoutMs: PROBE_TIMEOUT_MS, ...options.breaker }
     this.#retry = options.retry ?? {}
     this.#limiter = options.limiter
     this.#emit = options.emit
@@ -116,20 +121,24 @@ export class ModelChain {
   #onModel<T>(model: string, run: ChainRun, call: ModelCall<T>): Promise<T> {
     const breaker = this.breaker(model)
     const options = this.#retry
+    const maxHintMs = options.maxHintMs ?? 60_000
     return retry(
       async (attempt) => {
+        this.#checkPause(model, run, maxHintMs)
         await this.#limiter.acquire(run.tokens, run.signal, model)
         try {
           const { value, headers } = await breaker.execute(
-            () => {
+            (breakerSignal) => {
               // Counted here, past the breaker: only requests that really go upstream.
               run.attempts += 1
               this.#emit({ type: 'attempt', model, attempt })
-              return call(model, run.signal)
+              // A half-open probe's own signal follows ours and aborts on its probe timeout, so
+              // the request it guards is cancelled with it.
+              return call(model, breakerSignal ?? run.signal)
             },
             { signal: run.signal },
           )
-          this.#limiter.observe(headers)
+          this.#limiter.observe(headers, model)
           return value
         } catch (error) {
           this.#afterFailure(error, model)
@@ -139,8 +148,8 @@ export class ModelChain {
       {
         maxAttempts: options.maxAttempts ?? 3,
         backoff: options.backoff ?? DEFAULT_BACKOFF,
-        maxHintMs: options.maxHintMs ?? 60_000,
-        retryIf: isRetryable,
+        maxHintMs,
+        retryIf: shouldRetryModel,
         signal: run.signal,
         ...(run.deadline === undefined ? {} : { maxElapsedMs: run.deadline - Date.now() }),
         ...(options.budget === undefined ? {} : { budget: options.budget }),
@@ -150,10 +159,22 @@ export class ModelChain {
     )
   }
 
+  /**
+   * Fails over at once when a 429 holds `model` longer than this call can wait (what is left
+   * before its deadline, or `maxHintMs` without one), instead of queueing until the deadline.
+   */
+  #checkPause(model: string, run: ChainRun, maxHintMs: number): void {
+    const pausedMs = this.#limiter.pausedMs(model)
+    if (pausedMs <= 0) return
+    const tooLong =
+      run.deadline === undefined ? pausedMs > maxHintMs : pausedMs >= run.deadline - Date.now()
+    if (tooLong) throw new RateLimitPausedError(model, pausedMs)
+  }
+
   #afterFailure(error: unknown, model: string): void {
     const headers = (error as { headers?: { get?: unknown } } | null)?.headers
     if (typeof headers?.get === 'function') {
-      this.#limiter.observe(headers as { get(name: string): string | null })
+      this.#limiter.observe(headers as { get(name: string): string | null }, model)
     }
     // A 429 says the whole key is over its limit: hold every caller, not just this one.
     if ((error as { status?: unknown } | null)?.status === 429 && isRetryable(error)) {

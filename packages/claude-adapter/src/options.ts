@@ -19,13 +19,13 @@ export type StreamParams = Omit<Anthropic.MessageCreateParamsNonStreaming, 'stre
 /** Retry policy per model (each model of the chain gets its own attempts). */
 export interface ClaudeRetryOptions {
   /** Tries per model, including the first. @default 3 */
-  maxAttempts?: number
+  maxAttempts?: number | undefined
   /** Delay shape between tries when the server gives no hint. @default { initialMs: 500, multiplier: 2, maxMs: 8_000, jitter: 'full' } */
-  backoff?: Backoff
+  backoff?: Backoff | undefined
   /** Cap on a server hint (`retry-after-ms`, `retry-after`); the call's deadline caps it too. @default 60_000 */
-  maxHintMs?: number
+  maxHintMs?: number | undefined
   /** Shared budget bounding retries to a fraction of calls. @default none */
-  budget?: RetryBudget
+  budget?: RetryBudget | undefined
 }
 
 /** Options of {@link ResilientClaude}. */
@@ -33,45 +33,67 @@ export interface ResilientClaudeOptions {
   /** The SDK client. Its own retries are bypassed (`maxRetries: 0` per request). */
   client: Anthropic
   /** Models tried in order after `params.model`. @default [] */
-  fallbackModels?: readonly string[]
+  fallbackModels?: readonly string[] | undefined
   /** Models with a larger context window: a `model_context_window_exceeded` answer moves to the next of these in the chain. @default [] */
-  largerContextModels?: readonly string[]
+  largerContextModels?: readonly string[] | undefined
   /** Retry policy per model. @default { maxAttempts: 3 } */
-  retry?: ClaudeRetryOptions
+  retry?: ClaudeRetryOptions | undefined
   /**
    * Options of the per-model breakers `claude:<model>` (applied when the registry creates them;
-   * `isFailure` defaults to {@link isRetryable} when you pass your own).
-   * @default { isFailure: isRetryable, failureRate: { threshold: 0.6, minimumCalls: 20, window: { kind: 'count', size: 50 } } }
+   * `isFailure` defaults to {@link isRetryable} and `probeTimeoutMs` to 120_000 when you pass
+   * your own: a half-open probe past it is aborted and the call moves to the next model). One
+   * breaker per model string named in a call, kept by the registry: use a fixed list of models.
+   * @default { isFailure: isRetryable, probeTimeoutMs: 120_000, failureRate: { threshold: 0.6, minimumCalls: 20, window: { kind: 'count', size: 50 } } }
    */
-  breaker?: Omit<CircuitBreakerOptions, 'name'>
+  breaker?: Omit<CircuitBreakerOptions, 'name'> | undefined
   /** Where the breakers live. @default defaultRegistry of @steadfast/circuit-breaker */
-  registry?: BreakerRegistry
+  registry?: BreakerRegistry | undefined
   /** Client-side rate limit shared by all calls of this instance. @default adaptive only (headers and 429s) */
-  rateLimit?: RateLimitOptions
+  rateLimit?: RateLimitOptions | undefined
   /** Answer cache. @default none */
-  cache?: CacheOptions
+  cache?: CacheOptions | undefined
   /** Last resort when every model failed for a transient reason and the cache had nothing. @default none (throw) */
-  degrade?: DegradeHandler
+  degrade?: DegradeHandler | undefined
   /** `stop_reason: 'max_tokens'`: return the Message, or throw {@link TruncatedResponseError}. @default 'return' */
-  onTruncated?: 'return' | 'error'
+  onTruncated?: 'return' | 'error' | undefined
   /** Checks an answer; throwing asks again, up to `validateAttempts` answers in all. @default none */
-  validate?: (message: Anthropic.Message) => void | Promise<void>
+  validate?: ((message: Anthropic.Message) => void | Promise<void>) | undefined
   /** Answers requested when `validate` keeps throwing. @default 2 */
-  validateAttempts?: number
-  /** Idempotency records for calls with an `idempotencyKey`. @default an in-process MemoryStore, 24 h */
-  idempotency?: { store?: IdempotencyStore; ttlMs?: number }
-  /** Observability hook; exceptions it throws are ignored. @default none */
-  onEvent?: (event: ClaudeEvent) => void
+  validateAttempts?: number | undefined
+  /** Idempotency records for calls with an `idempotencyKey`. @default an in-process MemoryStore, 24 h, scope 'claude', fail-closed */
+  idempotency?: ClaudeIdempotencyOptions | undefined
+  /** Observability hook; exceptions it throws are ignored. Call `close()` when discarding the instance. @default none */
+  onEvent?: ((event: ClaudeEvent) => void) | undefined
+}
+
+/** Options of the idempotency records kept for calls with an `idempotencyKey`. */
+export interface ClaudeIdempotencyOptions {
+  /** Where records live; share one (e.g. `RedisStore`) across processes. @default an in-process MemoryStore */
+  store?: IdempotencyStore | undefined
+  /** How long a keyed result is replayed. @default 86_400_000 */
+  ttlMs?: number | undefined
+  /**
+   * Namespace of the keys: calls share a record only within one scope. Multi-tenant apps must set
+   * it (e.g. `(params) => tenantOf(params.metadata)`), or tenants reusing a key see each other's answers.
+   * @default 'claude'
+   */
+  scope?: string | ((params: CreateParams) => string) | undefined
+  /**
+   * When the store fails (Redis down): `'fail-closed'` fails the call with the store's
+   * `IdempotencyStoreError` (then `degrade` may answer); `'fail-open'` calls the API unguarded.
+   * @default 'fail-closed'
+   */
+  onStoreError?: 'fail-closed' | 'fail-open' | undefined
 }
 
 /** Per-call options. */
 export interface CallOptions {
   /** Cancels the call (queueing, sleeps, requests); rejects with the signal's reason. */
-  signal?: AbortSignal
+  signal?: AbortSignal | undefined
   /** Deadline of the whole call, fallbacks included; for streams, until the first content event. @default none */
-  timeoutMs?: number
+  timeoutMs?: number | undefined
   /** Calls with the same key and params share one upstream request and one result. @default none */
-  idempotencyKey?: string
+  idempotencyKey?: string | undefined
 }
 
 /** Metadata of one call, returned by `messages.createWithMeta()`. */
@@ -106,10 +128,19 @@ export interface MessageWithMeta {
 
 /** Events passed to `onEvent`. */
 export type ClaudeEvent =
+  /** A request is about to go upstream to `model` (`attempt` counts from 1 per model). */
   | { type: 'attempt'; model: string; attempt: number }
+  /** `attempt` on `model` failed with `error`; the next one starts after `delayMs`. */
   | { type: 'retry'; model: string; attempt: number; delayMs: number; error: unknown }
+  /** `from` gave up (its last `error`, or a stop reason) and the call moves to `to`. */
   | { type: 'fallback'; from: string; to: string; error: unknown }
+  /** The answer came from the cache, before calling (`'first'`) or after every model failed (`'fallback'`). */
   | { type: 'cache-hit'; mode: 'first' | 'fallback' }
+  /** The cache store threw on `operation`; a failed get is a miss, a failed set is ignored. */
+  | { type: 'cache-error'; operation: 'get' | 'set'; error: unknown }
+  /** The `degrade` handler answered after `error`. */
   | { type: 'degraded'; error: unknown }
+  /** A 429 paused the callers of one model for `delayMs`. */
   | { type: 'rate-limit-pause'; delayMs: number }
+  /** The breaker `claude:<model>` changed state. */
   | { type: 'breaker'; model: string; from: CircuitState; to: CircuitState }

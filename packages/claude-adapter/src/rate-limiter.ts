@@ -3,20 +3,23 @@ import { RateLimitQueueFullError } from './errors.js'
 /** Options of the client-side rate limiter. */
 export interface RateLimitOptions {
   /** Requests per minute; spread evenly (see `burstMs`). @default unlimited, or what the API's headers say */
-  requestsPerMinute?: number
+  requestsPerMinute?: number | undefined
   /** Estimated input tokens per minute (4 characters a token). @default unlimited, or what the headers say */
-  inputTokensPerMinute?: number
+  inputTokensPerMinute?: number | undefined
   /** Callers allowed to wait; one more throws {@link RateLimitQueueFullError}. @default 1000 */
-  maxQueue?: number
+  maxQueue?: number | undefined
   /**
    * Bucket size as time at the full rate: how much may go at once after a quiet spell. Half the
    * server's one-second bucket, so requests that reach it out of step never find it empty.
    * @default 500
    */
-  burstMs?: number
-  /** Learn limits from `anthropic-ratelimit-*` headers (the lower of them and the configured ones wins). @default true */
-  adaptive?: boolean
+  burstMs?: number | undefined
+  /** Learn limits from `anthropic-ratelimit-*` headers (the lowest any model reported in the last minute, or the configured one if lower). @default true */
+  adaptive?: boolean | undefined
 }
+
+// How long a model's learned limits count after its last response that carried them.
+const LEARNED_TTL_MS = 60_000
 
 interface Waiter {
   tokens: number
@@ -72,6 +75,9 @@ export class RateLimiter {
   readonly #adaptive: boolean
   readonly #configured: { requests: number; tokens: number }
   #learned = { requests: Number.POSITIVE_INFINITY, tokens: Number.POSITIVE_INFINITY }
+  // Limits learned per model: the pace is the lowest any model reported within LEARNED_TTL_MS,
+  // so responses of models with other limits cannot flip the bucket back and forth.
+  readonly #learnedBy = new Map<string, { requests: number; tokens: number; at: number }>()
   #pausedUntil = 0
   readonly #pausedKeys = new Map<string, number>()
   #timer: ReturnType<typeof setTimeout> | undefined
@@ -131,16 +137,42 @@ export class RateLimiter {
     this.#pump()
   }
 
-  /** Adapts to the `anthropic-ratelimit-*` headers of a response (success or error). */
-  observe(headers: { get(name: string): string | null } | undefined): void {
+  /** Milliseconds callers of `key` (a model) are still held by a 429 pause; 0 when not paused. */
+  pausedMs(key = ''): number {
+    return Math.max(
+      0,
+      this.#pausedUntil - Date.now(),
+      (this.#pausedKeys.get(key) ?? 0) - Date.now(),
+    )
+  }
+
+  /**
+   * Adapts to the `anthropic-ratelimit-*` headers of a response (success or error) from `key`
+   * (the model that answered): the lowest limit any model reported within a minute paces all.
+   */
+  observe(headers: { get(name: string): string | null } | undefined, key = ''): void {
     if (!this.#adaptive || headers === undefined) return
     const requestLimit = positive(headers.get('anthropic-ratelimit-requests-limit'))
     const tokenLimit = positive(headers.get('anthropic-ratelimit-input-tokens-limit'))
     if (requestLimit !== undefined || tokenLimit !== undefined) {
-      this.#learned = {
-        requests: requestLimit ?? this.#learned.requests,
-        tokens: tokenLimit ?? this.#learned.tokens,
+      const now = Date.now()
+      const known = this.#learnedBy.get(key)
+      this.#learnedBy.set(key, {
+        requests: requestLimit ?? known?.requests ?? Number.POSITIVE_INFINITY,
+        tokens: tokenLimit ?? known?.tokens ?? Number.POSITIVE_INFINITY,
+        at: now,
+      })
+      let requests = Number.POSITIVE_INFINITY
+      let tokens = Number.POSITIVE_INFINITY
+      for (const [model, learned] of this.#learnedBy) {
+        if (now - learned.at > LEARNED_TTL_MS) {
+          this.#learnedBy.delete(model)
+          continue
+        }
+        requests = Math.min(requests, learned.requests)
+        tokens = Math.min(tokens, learned.tokens)
       }
+      this.#learned = { requests, tokens }
       this.#apply()
     }
     // Without a known limit there is no bucket pacing us: an exhausted quota holds callers until

@@ -6,7 +6,7 @@ import { paramsHash } from './canonical.js'
 import { classifyError } from './classify.js'
 import { degradedMessage } from './degrade.js'
 import { RefusalError, ResponseValidationError, TruncatedResponseError } from './errors.js'
-import { IdempotentCalls } from './idempotent-calls.js'
+import { IdempotentCalls, type KeyRef } from './idempotent-calls.js'
 import { ModelChain } from './model-chain.js'
 import type {
   CallMeta,
@@ -73,7 +73,11 @@ export class ResilientClaude {
     }
   }
 
-  /** Stops forwarding breaker state changes to `onEvent` (the breakers live on in the registry). */
+  /**
+   * Stops forwarding breaker state changes to `onEvent` (the breakers live on in the registry).
+   * Call it when discarding an instance that has `onEvent`: its listeners on the shared breakers
+   * otherwise keep it alive.
+   */
   close(): void {
     this.#chain.close()
   }
@@ -81,20 +85,21 @@ export class ResilientClaude {
   #createWithMeta(params: CreateParams, options: CallOptions): Promise<MessageWithMeta> {
     const key = options.idempotencyKey
     if (key === undefined) return this.#call(params, options, undefined)
+    const ref = this.#idempotent.ref(key, params)
     const startedAt = Date.now()
     return this.#idempotent.run(
-      key,
+      ref,
       params,
       options,
       // A degraded answer is not stored: the next call with this key should try the API again.
-      () => this.#call(params, options, key, false),
-      async (error, attempts) => {
-        if (!this.#options.degrade || !isFallbackable(error, options.signal)) throw error
+      (shared) => this.#call(params, shared, ref, false),
+      async (error, attempts, shared) => {
+        if (!this.#options.degrade || !isFallbackable(error, shared.signal)) throw error
         const degraded = await this.#degrade(params, error, { startedAt, attempts, models: [] })
         degraded.meta.idempotency = {
           key,
           replayed: false,
-          keyAttempts: this.#idempotent.attempts(key),
+          keyAttempts: this.#idempotent.attempts(ref),
         }
         return degraded
       },
@@ -104,14 +109,14 @@ export class ResilientClaude {
   async #call(
     params: CreateParams,
     options: CallOptions,
-    key: string | undefined,
+    key: KeyRef | undefined,
     allowDegrade = true,
   ): Promise<MessageWithMeta> {
     const scope = openScope(params, options)
     const cacheKey = this.#cache ? `claude:${paramsHash(params)}` : undefined
     try {
       if (cacheKey !== undefined && this.#options.cache?.mode === 'first') {
-        const hit = await this.#cache?.get(cacheKey)
+        const hit = await this.#cacheGet(cacheKey)
         if (hit !== undefined) {
           this.#emit({ type: 'cache-hit', mode: 'first' })
           return this.#result(hit, 'cache', scope, key)
@@ -124,14 +129,14 @@ export class ResilientClaude {
           message.stop_reason &&
           CACHEABLE_STOPS.has(message.stop_reason)
         ) {
-          await this.#cache?.set(cacheKey, message, this.#options.cache?.ttlMs ?? 3_600_000)
+          await this.#cacheSet(cacheKey, message)
         }
         return this.#result(message, 'api', scope, key, model)
       } catch (thrown) {
         const error = asTimeout(thrown, scope, options)
         if (!isFallbackable(error, options.signal)) throw error
         if (cacheKey !== undefined) {
-          const hit = await this.#cache?.get(cacheKey)
+          const hit = await this.#cacheGet(cacheKey)
           if (hit !== undefined) {
             this.#emit({ type: 'cache-hit', mode: 'fallback' })
             return this.#result(hit, 'cache', scope, key)
@@ -143,6 +148,25 @@ export class ResilientClaude {
     } finally {
       scope.dispose()
       if (key !== undefined) this.#idempotent.record(key, scope.attempts)
+    }
+  }
+
+  // The cache is an optimisation: a failing store (Redis down) must neither fail the call nor
+  // throw away a billed answer, so a failed read is a miss and a failed write is dropped.
+  async #cacheGet(key: string): Promise<Anthropic.Message | undefined> {
+    try {
+      return await this.#cache?.get(key)
+    } catch (error) {
+      this.#emit({ type: 'cache-error', operation: 'get', error })
+      return undefined
+    }
+  }
+
+  async #cacheSet(key: string, message: Anthropic.Message): Promise<void> {
+    try {
+      await this.#cache?.set(key, message, this.#options.cache?.ttlMs ?? 3_600_000)
+    } catch (error) {
+      this.#emit({ type: 'cache-error', operation: 'set', error })
     }
   }
 
@@ -237,7 +261,7 @@ export class ResilientClaude {
   async #degrade(
     params: CreateParams,
     error: unknown,
-    scope: { startedAt: number; attempts: number; models: string[]; key?: string | undefined },
+    scope: { startedAt: number; attempts: number; models: string[]; key?: KeyRef | undefined },
   ): Promise<MessageWithMeta> {
     const degrade = this.#options.degrade
     if (!degrade) throw error
@@ -250,7 +274,7 @@ export class ResilientClaude {
     message: Anthropic.Message,
     source: CallMeta['source'],
     scope: { startedAt: number; attempts: number; models: string[] },
-    key: string | undefined,
+    key: KeyRef | undefined,
     model: string = message.model,
   ): MessageWithMeta {
     return {
@@ -263,7 +287,7 @@ export class ResilientClaude {
     usage: Anthropic.Usage | undefined,
     source: CallMeta['source'],
     scope: { startedAt: number; attempts: number; models: string[] },
-    key: string | undefined,
+    key: KeyRef | undefined,
     model: string,
   ): CallMeta {
     const meta: CallMeta = {
@@ -276,7 +300,7 @@ export class ResilientClaude {
     }
     if (key !== undefined) {
       meta.idempotency = {
-        key,
+        key: key.key,
         replayed: false,
         keyAttempts: this.#idempotent.attempts(key) + scope.attempts,
       }

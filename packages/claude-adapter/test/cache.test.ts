@@ -1,7 +1,7 @@
 import type { Anthropic } from '@anthropic-ai/sdk'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { type CacheStore, MemoryCacheStore, paramsHash } from '../src/index.js'
-import { params, setup } from './helpers.js'
+import { PRIMARY, params, setup } from './helpers.js'
 
 const message = (id: string) => ({ id }) as Anthropic.Message
 
@@ -80,6 +80,45 @@ describe('cache option', () => {
       await claude.messages.create(params)
       await claude.messages.create(params)
       expect(fake.count()).toBe(2)
+    })
+  })
+})
+
+describe('cache option', () => {
+  describe('when the store throws (e.g. Redis down)', () => {
+    const down = () => {
+      throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), {
+        code: 'ECONNREFUSED',
+      })
+    }
+    const store: CacheStore = { get: async () => down(), set: async () => down() }
+
+    it.each(['fallback', 'first'] as const)(
+      'keeps the API answer and reports cache-error events in mode %s',
+      async (mode) => {
+        const { fake, claude, events } = await setup({}, { cache: { store, mode } })
+        const { message, meta } = await claude.messages.createWithMeta(params)
+        expect(message.content[0]).toMatchObject({ text: 'Echo: hello there world' })
+        expect(meta).toMatchObject({ source: 'api', attempts: 1 })
+        expect(fake.count()).toBe(1)
+        const errors = events.filter((e) => e.type === 'cache-error')
+        expect(errors.map((e) => e.type === 'cache-error' && e.operation)).toEqual(
+          mode === 'first' ? ['get', 'set'] : ['set'],
+        )
+      },
+    )
+
+    it('treats a failed read as a miss when every model fails, so degrade still answers', async () => {
+      const { fake, claude, events } = await setup(
+        {},
+        { cache: { store }, retry: { maxAttempts: 1 }, degrade: () => 'busy' },
+      )
+      fake.outage(PRIMARY)
+      const { meta } = await claude.messages.createWithMeta(params)
+      expect(meta.source).toBe('degraded')
+      expect(events).toContainEqual(
+        expect.objectContaining({ type: 'cache-error', operation: 'get' }),
+      )
     })
   })
 })

@@ -1,5 +1,6 @@
 import { Anthropic } from '@anthropic-ai/sdk'
-import { CircuitOpenError } from '@steadfast/circuit-breaker'
+import { CircuitOpenError, CircuitProbeTimeoutError } from '@steadfast/circuit-breaker'
+import { IdempotencyConflictError, IdempotencyStoreError } from '@steadfast/idempotency-middleware'
 import { RetryError } from '@steadfast/retry-decorators'
 import { describe, expect, it } from 'vitest'
 import {
@@ -102,13 +103,40 @@ describe('classifyError()', () => {
       expect(classifyError(error)).toBe('permanent')
     })
 
-    it('obeys x-should-retry either way', () => {
+    it('classifies by status whatever x-should-retry says (it only steers retries of a model)', () => {
       expect(classifyError(sdkError(500, 'api_error', { 'x-should-retry': 'false' }))).toBe(
-        'permanent',
+        'transient',
+      )
+      expect(classifyError(sdkError(529, 'overloaded_error', { 'x-should-retry': 'false' }))).toBe(
+        'transient',
       )
       expect(
         classifyError(sdkError(400, 'invalid_request_error', { 'x-should-retry': 'true' })),
-      ).toBe('transient')
+      ).toBe('permanent')
+    })
+
+    it('treats 409 as transient and 402 as permanent', () => {
+      expect(classifyError(sdkError(409, 'conflict_error'))).toBe('transient')
+      expect(classifyError(sdkError(402, 'billing_error'))).toBe('permanent')
+    })
+
+    it('checks network codes before a non-Anthropic `type` (node-fetch FetchError)', () => {
+      const fetchError = Object.assign(new Error('socket hang up'), {
+        name: 'FetchError',
+        type: 'system',
+        code: 'ECONNRESET',
+      })
+      expect(classifyError(fetchError)).toBe('transient')
+      expect(classifyError(Object.assign(new Error('x'), { type: 'system' }))).toBe('permanent')
+    })
+
+    it('shares the network codes of @steadfast/retry-decorators (ENETDOWN included)', () => {
+      expect(classifyError(Object.assign(new Error('down'), { code: 'ENETDOWN' }))).toBe(
+        'transient',
+      )
+      expect(classifyError(new TypeError('fetch failed', { cause: { code: 'ENETDOWN' } }))).toBe(
+        'transient',
+      )
     })
 
     it('treats undici’s TypeError: terminated and connection errors as transient', () => {
@@ -132,6 +160,9 @@ describe('classifyError()', () => {
     it('classifies guards as infrastructure', () => {
       expect(classifyError(new CircuitOpenError('claude:x', 1000))).toBe('infrastructure')
       expect(classifyError(new RateLimitQueueFullError(10))).toBe('infrastructure')
+      expect(classifyError(new CircuitProbeTimeoutError('claude:x', 300))).toBe('infrastructure')
+      expect(classifyError(new IdempotencyStoreError('redis down'))).toBe('infrastructure')
+      expect(classifyError(new IdempotencyConflictError(100))).toBe('infrastructure')
       expect(classifyError(new RetryError('budget', [sdkError(529, 'overloaded_error')]))).toBe(
         'infrastructure',
       )

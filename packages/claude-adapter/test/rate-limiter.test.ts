@@ -102,10 +102,37 @@ describe('RateLimiter', () => {
       expect(await releaseTimes(limiter, 1)).toEqual([400])
     })
 
+    it('paces by the lowest limit any model reported, whichever answered last', async () => {
+      const limiter = new RateLimiter()
+      limiter.observe(headers({ 'anthropic-ratelimit-requests-limit': '120' }), 'slow')
+      limiter.observe(headers({ 'anthropic-ratelimit-requests-limit': '6000' }), 'fast')
+      // The fast model's later response must not lift the pace to its 100 requests/s.
+      expect(await releaseTimes(limiter, 3, 1, 'fast')).toEqual([0, 500, 1000])
+    })
+
+    it('forgets a model’s limit a minute after its last report', async () => {
+      const limiter = new RateLimiter()
+      limiter.observe(headers({ 'anthropic-ratelimit-requests-limit': '120' }), 'slow')
+      vi.advanceTimersByTime(61_000)
+      limiter.observe(headers({ 'anthropic-ratelimit-requests-limit': '6000' }), 'fast')
+      // 100 requests/s now; the bucket fills from where the slow pace left it.
+      expect(await releaseTimes(limiter, 3, 1, 'fast')).toEqual([0, 10, 20])
+    })
+
     it('ignores headers when adaptive is false', async () => {
       const limiter = new RateLimiter({ adaptive: false })
       limiter.observe(headers({ 'anthropic-ratelimit-requests-limit': '1' }))
       expect(await releaseTimes(limiter, 3)).toEqual([0, 0, 0])
+    })
+  })
+
+  describe('when a 429 paused a model', () => {
+    it('reports how long the pause still lasts, per model', async () => {
+      const limiter = new RateLimiter()
+      limiter.pause(1_000, 'a')
+      vi.advanceTimersByTime(400)
+      expect(limiter.pausedMs('a')).toBe(600)
+      expect(limiter.pausedMs('b')).toBe(0)
     })
   })
 

@@ -1,14 +1,16 @@
 import { Anthropic, type APIError } from '@anthropic-ai/sdk'
-import { isCircuitOpenError } from '@steadfast/circuit-breaker'
+import { BreakerRegistry, isCircuitOpenError } from '@steadfast/circuit-breaker'
 import { MemoryStore } from '@steadfast/idempotency-middleware'
 import { describe, expect, it } from 'vitest'
 import {
+  type CallOptions,
   type ClaudeUnavailableError,
   classifyError,
   isClaudeTimeoutError,
   isClaudeUnavailableError,
   isDegraded,
   isIdempotencyKeyReuseError,
+  isRateLimitPausedError,
   isRefusalError,
   isResponseValidationError,
   isTruncatedResponseError,
@@ -101,6 +103,17 @@ describe('ResilientClaude', () => {
       expect(fake.count()).toBe(1)
     })
 
+    it('never retries or falls back on a 400, even with x-should-retry: true', async () => {
+      const { fake, claude } = await setup(
+        { faults: [{ status: 400, shouldRetry: true, times: Number.POSITIVE_INFINITY }] },
+        { fallbackModels: [FALLBACK] },
+      )
+      expect(await rejection(claude.messages.create(params))).toBeInstanceOf(
+        Anthropic.BadRequestError,
+      )
+      expect(fake.count()).toBe(1)
+    })
+
     it('falls back on a 404 for a retired model', async () => {
       const { fake, claude } = await setup({}, { fallbackModels: [FALLBACK] })
       fake.outage(PRIMARY, { status: 404, message: `model: ${PRIMARY}` })
@@ -177,6 +190,34 @@ describe('ResilientClaude', () => {
     })
   })
 
+  describe('when a 429 paused a model longer than a later call can wait', () => {
+    it('moves that later call to the fallback at once, without queueing', async () => {
+      const { fake, claude } = await setup(
+        { faults: [{ status: 429, retryAfter: 30, model: PRIMARY }] },
+        { fallbackModels: [FALLBACK] },
+      )
+      const first = await claude.messages.createWithMeta(params, { timeoutMs: 3_000 })
+      expect(first.meta.model).toBe(FALLBACK)
+      const started = Date.now()
+      const { meta } = await claude.messages.createWithMeta(params, { timeoutMs: 3_000 })
+      // Without the check the call queued behind the 30 s pause until its 3 s deadline.
+      expect(Date.now() - started).toBeLessThan(2_000)
+      expect(meta).toMatchObject({ model: FALLBACK, source: 'api', attempts: 1 })
+      expect(fake.count(PRIMARY)).toBe(1)
+    })
+
+    it('rejects with RateLimitPausedError (infrastructure) as cause when there is no fallback', async () => {
+      const { fake, claude } = await setup({ faults: [{ status: 429, retryAfter: 30 }] })
+      await rejection(claude.messages.create(params, { timeoutMs: 1_000 }))
+      const error = (await rejection(
+        claude.messages.create(params, { timeoutMs: 1_000 }),
+      )) as ClaudeUnavailableError
+      expect(isRateLimitPausedError(error.cause)).toBe(true)
+      expect(classifyError(error.cause)).toBe('infrastructure')
+      expect(fake.count()).toBe(1)
+    })
+  })
+
   describe('when a model keeps failing', () => {
     it('opens its breaker; the fake sees no more calls for that model while open', async () => {
       const { fake, claude, events } = await setup(
@@ -200,6 +241,23 @@ describe('ResilientClaude', () => {
       expect(fake.count(FALLBACK)).toBe(8)
     })
 
+    it('counts a 503 with x-should-retry: false as a breaker failure and falls back', async () => {
+      const registry = new BreakerRegistry()
+      const { fake, claude } = await setup(
+        {},
+        { registry, fallbackModels: [FALLBACK], breaker: { failureThreshold: 2, openMs: 60_000 } },
+      )
+      fake.outage(PRIMARY, { status: 503, shouldRetry: false })
+      for (let i = 0; i < 3; i++) {
+        const { message, meta } = await claude.messages.createWithMeta(params)
+        expect(message.model).toBe(FALLBACK)
+        expect(meta.source).toBe('api')
+      }
+      // One request per call (the header stops retries of that model), none once open.
+      expect(fake.count(PRIMARY)).toBe(2)
+      expect(registry.get(`claude:${PRIMARY}`).state).toBe('open')
+    })
+
     it('rejects with the open breaker as cause when there is no fallback', async () => {
       const { fake, claude } = await setup(
         {},
@@ -211,6 +269,39 @@ describe('ResilientClaude', () => {
       expect(isCircuitOpenError(error.cause)).toBe(true)
       expect(classifyError(error)).toBe('infrastructure')
       expect(fake.count()).toBe(1)
+    })
+  })
+
+  describe('when a half-open probe outlives probeTimeoutMs', () => {
+    it('falls back and aborts the probe request', async () => {
+      const { fake, claude } = await setup(
+        {},
+        {
+          fallbackModels: [FALLBACK],
+          retry: { maxAttempts: 1 },
+          breaker: { failureThreshold: 1, openMs: 100, probeTimeoutMs: 300 },
+        },
+      )
+      fake.outage(PRIMARY)
+      expect((await claude.messages.create(params)).model).toBe(FALLBACK)
+      fake.restore(PRIMARY)
+      fake.script({ delayMs: 2_000, model: PRIMARY })
+      await new Promise((resolve) => setTimeout(resolve, 150))
+      const { message, meta } = await claude.messages.createWithMeta(params)
+      expect(message.model).toBe(FALLBACK)
+      expect(meta.models).toEqual([PRIMARY, FALLBACK])
+      const probe = fake.requests.filter((r) => r.model === PRIMARY)[1]
+      for (let i = 0; i < 100 && probe?.outcome !== 'client-closed'; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      expect(probe?.outcome).toBe('client-closed')
+    })
+
+    it('gives the per-model breakers a probe timeout suited to LLM latency', async () => {
+      const registry = new BreakerRegistry()
+      const { claude } = await setup({}, { registry, breaker: { failureThreshold: 5 } })
+      await claude.messages.create(params)
+      expect(registry.get(`claude:${PRIMARY}`).options.probeTimeoutMs).toBe(120_000)
     })
   })
 
@@ -363,6 +454,19 @@ describe('ResilientClaude', () => {
       const call = claude.messages.create(params, { signal: controller.signal })
       setTimeout(() => controller.abort(new Error('user gave up')), 50)
       expect(await rejection(call)).toEqual(new Error('user gave up'))
+    })
+  })
+
+  describe('when call options are forwarded as undefined', () => {
+    it('accepts them (exactOptionalPropertyTypes)', async () => {
+      const { claude } = await setup()
+      const forwarded: CallOptions = {
+        signal: undefined,
+        timeoutMs: undefined,
+        idempotencyKey: undefined,
+      }
+      const { meta } = await claude.messages.createWithMeta(params, forwarded)
+      expect(meta.source).toBe('api')
     })
   })
 
