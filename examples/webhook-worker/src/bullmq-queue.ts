@@ -84,8 +84,11 @@ export class BullQueue implements JobQueue {
   }
 
   async get(id: string): Promise<JobView | undefined> {
+    // State first, then the job: read the other way round, a job finishing in between would
+    // show as completed without its return value.
+    const state = await this.queue.getJobState(id)
     const job = await this.queue.getJob(id)
-    return job ? toView(job as Job<JobData>, await job.getState()) : undefined
+    return job ? toView(job as Job<JobData>, state) : undefined
   }
 
   async deadLetters(): Promise<JobView[]> {
