@@ -12,14 +12,18 @@ import { parseTables, ratioSeries } from './markdown-tables.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const packages = ['circuit-breaker', 'retry-decorators', 'idempotency-middleware', 'claude-adapter']
-const only = process.argv.slice(2)
+// `npm run bench -- circuit-breaker` runs one package's bench; `-- --collect` only rebuilds the report.
+const collectOnly = process.argv.includes('--collect')
+const only = process.argv.slice(2).filter((arg) => !arg.startsWith('--'))
 const run = (args, cwd = root) => execFileSync('npm', args, { cwd, stdio: 'inherit' })
 
-run(['run', 'build'])
-for (const pkg of packages) {
-  if (only.length && !only.includes(pkg)) continue
-  console.log(`\n== bench: @steadfast/${pkg}`)
-  run(['run', 'bench', '-w', `@steadfast/${pkg}`])
+if (!collectOnly) {
+  run(['run', 'build'])
+  for (const pkg of packages) {
+    if (only.length && !only.includes(pkg)) continue
+    console.log(`\n== bench: @steadfast/${pkg}`)
+    run(['run', 'bench', '-w', `@steadfast/${pkg}`])
+  }
 }
 
 const chartsDir = join(root, 'bench', 'charts')
@@ -41,7 +45,9 @@ for (const pkg of packages) {
   } catch {
     continue
   }
-  lines.push(`## @steadfast/${pkg}`, '', markdown.replace(/^# .*\n+/, '').trim(), '')
+  // The package's own headings move one level down, under its section.
+  const body = markdown.replace(/^# .*\n+/, '').replace(/^(#+) /gm, '#$1 ').trim()
+  lines.push(`## @steadfast/${pkg}`, '', body, '')
   parseTables(markdown).forEach((table, t) => {
     for (const [s, series] of ratioSeries(table).entries()) {
       const file = `${pkg}-${t + 1}-${s + 1}.svg`
