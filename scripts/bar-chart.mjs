@@ -23,7 +23,8 @@ export function barChart(title, points) {
     ].join('')
   })
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12" role="img">`,
+    `<title>${escapeXml(title)} (ratio to the bare baseline, dashed line = 1.0)</title>`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="8" y="20" font-size="14" font-weight="bold">${escapeXml(title)}</text>`,
     ...bars,

@@ -46,7 +46,10 @@ for (const pkg of packages) {
     continue
   }
   // The package's own headings move one level down, under its section.
-  const body = markdown.replace(/^# .*\n+/, '').replace(/^(#+) /gm, '#$1 ').trim()
+  const body = markdown
+    .replace(/^# .*\n+/, '')
+    .replace(/^(#+) /gm, '#$1 ')
+    .trim()
   lines.push(`## @steadfast/${pkg}`, '', body, '')
   parseTables(markdown).forEach((table, t) => {
     for (const [s, series] of ratioSeries(table).entries()) {
