@@ -1,3 +1,4 @@
+import { mulberry32 } from '@steadfast/claude-adapter/testing'
 import { signatureHeader, signPayload } from './signature.js'
 
 /** One webhook delivery the demo (or a test) sends. */
@@ -23,17 +24,6 @@ export interface DeliveryMix {
   idPrefix?: string
 }
 
-function random(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 const eventTypes = ['invoice.paid', 'ticket.created', 'deploy.failed', 'review.submitted']
 
 /**
@@ -41,7 +31,7 @@ const eventTypes = ['invoice.paid', 'ticket.created', 'deploy.failed', 'review.s
  * (same id, as senders retry), deliveries with a forged signature, and a few poison events.
  */
 export function generateDeliveries(secret: string, mix: DeliveryMix): Delivery[] {
-  const rand = random(mix.seed ?? 7)
+  const rand = mulberry32(mix.seed ?? 7)
   const duplicateRate = mix.duplicateRate ?? 0.3
   const badSignatureRate = mix.badSignatureRate ?? 0.05
   const poisonRate = mix.poisonRate ?? 0.02

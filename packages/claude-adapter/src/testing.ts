@@ -1,4 +1,4 @@
-export type { FakeFault, FakeStopReason } from './fake-faults.js'
+export { type FakeFault, type FakeStopReason, mulberry32 } from './fake-faults.js'
 export type { FakeRequestBody } from './fake-responses.js'
 export {
   type FakeAnthropic,

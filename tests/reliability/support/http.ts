@@ -1,3 +1,4 @@
+import { mulberry32 } from '@steadfast/claude-adapter/testing'
 /** One HTTP answer, read to the end. */
 export interface Answer {
   status: number
@@ -53,13 +54,4 @@ export function isProblem(answer: { headers: Headers; body: string; status: numb
 }
 
 /** A small seeded PRNG (mulberry32), so load shapes repeat from run to run. */
-export function seeded(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export const seeded: (seed: number) => () => number = mulberry32
