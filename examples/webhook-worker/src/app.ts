@@ -36,6 +36,8 @@ export interface AppConfig {
   concurrency?: number
   /** Deadline of one Claude call. @default 30_000 */
   claudeTimeoutMs?: number
+  /** `max_tokens` of each summary. @default 256 */
+  maxTokens?: number
   /** Tries per model inside one Claude call. @default 3 */
   claudeAttempts?: number
   /** Run the worker in this process. @default true */
@@ -136,6 +138,7 @@ export async function createApp(config: AppConfig): Promise<WebhookApp> {
         store,
         metrics,
         model,
+        maxTokens: config.maxTokens ?? 256,
         timeoutMs: config.claudeTimeoutMs ?? 30_000,
       }),
       { concurrency: config.concurrency ?? 8 },

@@ -113,6 +113,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
         backoffMs: 100,
         concurrency: 8,
         claudeTimeoutMs: 20_000,
+        // Against the real API the demo sends fewer deliveries and asks for short answers.
+        maxTokens: real ? 64 : 256,
       })
       apps.push(app)
       servers.push(await serve(app))
