@@ -1,32 +1,21 @@
 import { createHash } from 'node:crypto'
-import { type FakeAnthropic, startFakeAnthropic } from '@steadfast/claude-adapter/testing'
+import type { FakeAnthropic } from '@steadfast/claude-adapter/testing'
 import { MemoryStore } from '@steadfast/idempotency-middleware'
 import request from 'supertest'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { WebhookApp } from '../src/app.js'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { jobIdFor } from '../src/receiver.js'
 import { claudeWorker } from '../src/worker.js'
-import { deliver, eventually, makeApp } from './support.js'
+import { deliver, eventually, useHarness } from './support.js'
 
 const event = (id: string) => ({ id, type: 'invoice.paid', data: { amount: 42 } })
 
 describe('webhook-worker (in-process queue)', () => {
+  const harness = useHarness()
+  const app = (config: Parameters<typeof harness.app>[0] = {}) => harness.app(config)
   let fake: FakeAnthropic
-  const apps: WebhookApp[] = []
-
-  beforeAll(async () => {
-    fake = await startFakeAnthropic()
+  beforeEach(() => {
+    fake = harness.fake
   })
-  afterAll(() => fake.close())
-  afterEach(async () => {
-    await Promise.all(apps.splice(0).map((app) => app.shutdown(1_000)))
-    fake.reset()
-  })
-  async function app(config: Parameters<typeof makeApp>[1] = {}) {
-    const made = await makeApp(fake, config)
-    apps.push(made)
-    return made
-  }
 
   describe('when the signature is bad', () => {
     it('answers 400/401 problem+json and queues nothing', async () => {

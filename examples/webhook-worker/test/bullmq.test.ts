@@ -1,37 +1,29 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
-import { type FakeAnthropic, startFakeAnthropic } from '@steadfast/claude-adapter/testing'
+import type { FakeAnthropic } from '@steadfast/claude-adapter/testing'
 import request from 'supertest'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { noRedis, redisUrl } from '../../../test-support/redis.js'
 import { freePort } from '../../../test-support/redis-server.js'
-import type { WebhookApp } from '../src/app.js'
 import { BullQueue } from '../src/bullmq-queue.js'
 import { signatureHeader, signPayload } from '../src/signature.js'
-import { deliver, eventually, makeApp, secret } from './support.js'
+import { deliver, eventually, secret, useHarness } from './support.js'
 
 const event = (id: string) => ({ id, type: 'deploy.failed', data: { service: 'api' } })
 const unique = () => randomBytes(6).toString('hex')
 
 describe.skipIf(noRedis)('webhook-worker on BullMQ + Redis', () => {
+  const harness = useHarness()
   let fake: FakeAnthropic
-  const apps: WebhookApp[] = []
-
-  beforeAll(async () => {
-    fake = await startFakeAnthropic()
-  })
-  afterAll(() => fake.close())
-  afterEach(async () => {
-    await Promise.all(apps.splice(0).map((app) => app.shutdown(2_000)))
-    fake.reset()
+  beforeEach(() => {
+    fake = harness.fake
   })
 
   it('shares dedupe and work between two receivers and two workers', async () => {
     const queueName = `webhooks-${unique()}`
-    const a = await makeApp(fake, { redisUrl, queueName })
-    const b = await makeApp(fake, { redisUrl, queueName })
-    apps.push(a, b)
+    const a = await harness.app({ redisUrl, queueName })
+    const b = await harness.app({ redisUrl, queueName })
     const id = `evt_${unique()}`
     const first = await deliver(a.app, event(id)).expect(202)
     const second = await deliver(b.app, event(id)).expect(202)
@@ -46,8 +38,7 @@ describe.skipIf(noRedis)('webhook-worker on BullMQ + Redis', () => {
 
   it('dead-letters into the failed set and replays from it', async () => {
     fake.script({ status: 400, times: 3 })
-    const app = await makeApp(fake, { redisUrl, queueName: `webhooks-${unique()}` })
-    apps.push(app)
+    const app = await harness.app({ redisUrl, queueName: `webhooks-${unique()}` })
     const { body } = await deliver(app.app, event(`evt_${unique()}`)).expect(202)
     await eventually(async () => {
       const res = await request(app.app).get('/dlq')

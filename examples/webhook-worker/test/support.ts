@@ -1,6 +1,7 @@
 import { Anthropic } from '@anthropic-ai/sdk'
-import type { FakeAnthropic } from '@steadfast/claude-adapter/testing'
+import { type FakeAnthropic, startFakeAnthropic } from '@steadfast/claude-adapter/testing'
 import request from 'supertest'
+import { afterAll, afterEach, beforeAll } from 'vitest'
 import { type AppConfig, createApp, type WebhookApp } from '../src/app.js'
 import { signatureHeader, signPayload } from '../src/signature.js'
 
@@ -51,5 +52,33 @@ export async function eventually<T>(
     if (value !== undefined) return value
     if (Date.now() > deadline) throw new Error('condition not met in time')
     await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+/**
+ * Registers the hooks a suite needs: one fake Claude server for the suite, reset after each test,
+ * and every app made through `app()` shut down after its test.
+ */
+export function useHarness() {
+  let fake: FakeAnthropic | undefined
+  const apps: WebhookApp[] = []
+  beforeAll(async () => {
+    fake = await startFakeAnthropic()
+  })
+  afterAll(() => fake?.close())
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((app) => app.shutdown(2_000)))
+    fake?.reset()
+  })
+  return {
+    get fake(): FakeAnthropic {
+      if (!fake) throw new Error('the fake server starts in beforeAll')
+      return fake
+    },
+    async app(config: Partial<AppConfig> = {}): Promise<WebhookApp> {
+      const made = await makeApp(this.fake, config)
+      apps.push(made)
+      return made
+    },
   }
 }
