@@ -187,7 +187,7 @@ describe.skipIf(!hasRedisServer())('when Redis stops and comes back under load',
       const pending = keys.filter((key) => statuses.get(key) !== 201)
       if (pending.length === 0) break
       const answers = await Promise.all(pending.map((key) => postWork(queued.url, { key })))
-      pending.forEach((key, i) => statuses.set(key, answers[i]?.status ?? 0))
+      for (const [i, key] of pending.entries()) statuses.set(key, answers[i]?.status ?? 0)
       await sleep(100)
     }
     const recoveredMs = Date.now() - back
