@@ -1,3 +1,5 @@
+import { ServerResponse } from 'node:http'
+
 /** Collects the bytes of a response as they are written, up to a limit. */
 export class BodyCapture {
   #chunks: Uint8Array[] = []
@@ -48,24 +50,25 @@ export interface CapturableResponse {
   readonly destroyed: boolean
   write: AnyFn
   end: AnyFn
-  readonly headersSent: boolean
   /** Node's serialized header block, set once the headers went out. */
   readonly _header?: string | null
   getHeaders(): Record<string, number | string | string[] | undefined>
-  once(event: 'close', listener: () => void): unknown
   destroy(error?: Error): unknown
 }
 
 /** What capturing needs of a claim: finish with the response, or release. */
 export interface ResponseSink {
+  /** Stores the response; a promise when the store answers asynchronously (see `ActiveClaim`). */
   finish(
     status: number,
     headers: Record<string, number | string | string[] | undefined>,
     body: Uint8Array,
     bodyOmitted: boolean,
-  ): Promise<void>
-  release(): Promise<void>
-  stopRenewing(): void
+  ): Promise<void> | undefined
+  /** Drops the claim; a promise when the store answers asynchronously. */
+  release(): Promise<void> | undefined
+  /** Set by the capture: the response, asked on each renewal tick whether its client left. */
+  response: { abandoned(): boolean } | undefined
 }
 
 /** Lets an adapter that knows when the handler returned (Koa) release at once after an abort. */
@@ -81,7 +84,7 @@ function sentHeaders(
   res: CapturableResponse,
 ): Record<string, number | string | string[] | undefined> {
   const block = res._header
-  if (!res.headersSent || typeof block !== 'string') return res.getHeaders()
+  if (typeof block !== 'string') return res.getHeaders()
   const headers: Record<string, string | string[]> = {}
   for (const line of block.split('\r\n').slice(1)) {
     const colon = line.indexOf(':')
@@ -97,52 +100,147 @@ function sentHeaders(
 }
 
 /**
- * Wraps `res.write` and `res.end` (two own properties: each costs microseconds on Express's
- * re-prototyped response, so nothing more is added) so that every way of answering (`res.json`,
- * `res.send`, streams, `res.sendFile`, Koa bodies) is recorded, and holds back the final
- * `end()` until the record is stored: a client that saw the response always gets the replay.
+ * One response being recorded: its bytes so far, and the claim to finish when it ends. The
+ * final `end()` is held back until the record is stored: a client that saw the response always
+ * gets the replay.
+ */
+class Recording extends BodyCapture implements CaptureControl {
+  readonly #res: CapturableResponse
+  readonly #sink: ResponseSink
+  #ended = false
+
+  constructor(res: CapturableResponse, sink: ResponseSink, limit: number) {
+    super(limit)
+    this.#res = res
+    this.#sink = sink
+    sink.response = this
+  }
+
+  /**
+   * True once the client left before the end. The lease is then left to lapse rather than
+   * released: the handler may still run, and a retry must not run alongside it.
+   */
+  abandoned(): boolean {
+    return !this.#ended && this.#res.destroyed
+  }
+
+  /** The response's final `end(...args)`; `end` is Node's own, called once the record is stored. */
+  end(end: AnyFn, args: unknown[]): void {
+    const res = this.#res
+    this.#ended = true
+    if (typeof args[0] !== 'function') this.add(args[0], args[1])
+    // A destroyed response means the client left before the handler finished: run it again.
+    const stored = res.destroyed
+      ? this.#sink.release()
+      : this.#sink.finish(res.statusCode, sentHeaders(res), this.bytes(), this.omitted)
+    if (stored === undefined) {
+      end.apply(res, args)
+      return
+    }
+    // The caller's end() returned long ago; a late failure can only tear the response down.
+    stored.then(() => end.apply(res, args)).catch((error: unknown) => res.destroy(error as Error))
+  }
+
+  handlerFinished(): void {
+    // Koa skips responding to a client that left, so no end() will come to release the key.
+    if (!this.#ended && this.#res.destroyed) void this.#sink.release()
+  }
+}
+
+/**
+ * Records a response by wrapping `res.write` and `res.end` on the response itself, so that every
+ * way of answering (Koa bodies of any type, streams, `writeHead()`) is captured.
  */
 export function captureResponse(
   res: CapturableResponse,
   sink: ResponseSink,
   limit: number,
 ): CaptureControl {
-  const capture = new BodyCapture(limit)
-  let ended = false
-  let closedEarly = false
-  let handlerDone = false
-  // The client left before the response ended. Releasing while the handler may still be running
-  // would let a retry run alongside it, so the lease is left to lapse; once the handler is known
-  // to be done (its end() call, or Koa's next() returning) the key is released.
-  res.once('close', () => {
-    if (ended) return
-    closedEarly = true
-    if (handlerDone) void sink.release()
-    else sink.stopRenewing()
-  })
+  const recording = new Recording(res, sink, limit)
   const { write, end } = res
   res.write = (...args: unknown[]) => {
-    capture.add(args[0], args[1])
+    recording.add(args[0], args[1])
     return write.apply(res, args)
   }
   res.end = (...args: unknown[]) => {
-    ended = true
     res.write = write
     res.end = end
-    if (typeof args[0] !== 'function') capture.add(args[0], args[1])
-    // A destroyed response means the client left before the handler finished: run it again.
-    const stored =
-      res.destroyed || closedEarly
-        ? sink.release()
-        : sink.finish(res.statusCode, sentHeaders(res), capture.bytes(), capture.omitted)
-    // The caller's end() returned long ago; a late failure can only tear the response down.
-    stored.then(() => end.apply(res, args)).catch((error: unknown) => res.destroy(error as Error))
+    recording.end(end, args)
     return res
   }
-  return {
-    handlerFinished() {
-      handlerDone = true
-      if (closedEarly && !ended) void sink.release()
-    },
+  return recording
+}
+
+// Express re-prototypes every response (Object.setPrototypeOf), which leaves each one with a map
+// of its own: V8 then misses its inline caches on every new property, and two own wrappers cost
+// several µs per request (bench/). So on Express, write/end are wrapped once, on the prototype
+// that Express's response methods sit on, and find their recording in a WeakMap.
+const recordings = new WeakMap<object, Recording>()
+/** Prototypes whose write/end are our wrappers. */
+const wrapped = new WeakSet<object>()
+/** Per direct prototype of a response: do write/end reach our prototype wrappers? */
+const routed = new WeakMap<object, boolean>()
+
+/** Wraps write/end on `target` (once): responses with a recording are captured, others pass. */
+function wrapPrototype(target: { write: AnyFn; end: AnyFn }): void {
+  const { write, end } = target
+  target.write = function recordedWrite(this: CapturableResponse, ...args: unknown[]) {
+    recordings.get(this)?.add(args[0], args[1])
+    return write.apply(this, args)
+  }
+  target.end = function recordedEnd(this: CapturableResponse, ...args: unknown[]) {
+    const recording = recordings.get(this)
+    if (recording === undefined) return end.apply(this, args)
+    recordings.delete(this)
+    recording.end(end, args)
+    return this
+  }
+  wrapped.add(target)
+}
+
+/**
+ * Whether responses with prototype `proto` can be recorded on the prototype: true for an Express
+ * response (its chain reaches `http.ServerResponse.prototype` through Express's response object,
+ * which gets the wrappers) unless something in between overrides write or end.
+ */
+function routesThroughPrototype(proto: object | null): boolean {
+  if (proto === null) return false
+  let known = routed.get(proto)
+  if (known !== undefined) return known
+  let target: object | null = proto
+  while (target !== null && Object.getPrototypeOf(target) !== ServerResponse.prototype) {
+    target = Object.getPrototypeOf(target)
+  }
+  known = false
+  if (target !== null && target !== proto && !wrapped.has(target)) {
+    wrapPrototype(target as { write: AnyFn; end: AnyFn })
+  }
+  if (target !== null && wrapped.has(target)) {
+    const via = proto as { write: AnyFn; end: AnyFn }
+    const on = target as { write: AnyFn; end: AnyFn }
+    known = via.write === on.write && via.end === on.end
+  }
+  routed.set(proto, known)
+  return known
+}
+
+/**
+ * {@link captureResponse} for Express responses: recorded through the prototype wrappers when
+ * possible; on the response itself when something before us already wrapped write or end (e.g.
+ * compression or express-session), so we keep seeing what the handler wrote.
+ */
+export function captureExpressResponse(
+  res: CapturableResponse,
+  sink: ResponseSink,
+  limit: number,
+): void {
+  if (
+    routesThroughPrototype(Object.getPrototypeOf(res)) &&
+    !Object.hasOwn(res, 'write') &&
+    !Object.hasOwn(res, 'end')
+  ) {
+    recordings.set(res, new Recording(res, sink, limit))
+  } else {
+    captureResponse(res, sink, limit)
   }
 }

@@ -4,7 +4,7 @@ import {
   type IdempotencyError,
   IdempotencyKeyMismatchError,
   IdempotencyRecordUnreadableError,
-  type IdempotencyStoreError,
+  IdempotencyStoreError,
 } from './errors.js'
 import { pickHeaders, replayHeaderSet } from './headers.js'
 import { type ErrorFormat, type ErrorResponse, renderError } from './problem.js'
@@ -189,6 +189,25 @@ export class IdempotencyEngine {
   }
 
   /**
+   * {@link begin} without a promise, when the store answers in-process (`store.sync`) and the
+   * answer needs no waiting; undefined otherwise (then call `begin`).
+   */
+  beginNow(keyHash: string, fingerprint: string): Decision | undefined {
+    const sync = this.store.sync
+    if (sync === undefined) return undefined
+    let result: ClaimResult
+    try {
+      result = sync.claim(keyHash, fingerprint, this.leaseMs)
+    } catch (error) {
+      return this.#claimFailed(
+        keyHash,
+        new IdempotencyStoreError('Store claim failed', { cause: error }),
+      )
+    }
+    return this.#decide(keyHash, fingerprint, result, this.waitMs > 0)
+  }
+
+  /**
    * Claims `keyHash` for a request with `fingerprint`. A mismatch (422) is reported before
    * in-flight (409); with `onConcurrent: { waitMs }` an in-flight duplicate waits and replays.
    */
@@ -209,25 +228,13 @@ export class IdempotencyEngine {
           },
           () => {},
         )
-        this.emit('store-error', keyHash, { error })
-        if (this.failOpen) return { kind: 'bypass' }
-        return { kind: 'error', error: error as IdempotencyStoreError }
+        return this.#claimFailed(keyHash, error as IdempotencyStoreError)
       }
-      if (result.state === 'claimed') {
-        this.emit('claimed', keyHash)
-        return { kind: 'run', claim: new ActiveClaim(this, keyHash, result.token) }
-      }
-      if (result.fingerprint !== fingerprint) {
-        this.emit('mismatch', keyHash)
-        return { kind: 'error', error: new IdempotencyKeyMismatchError() }
-      }
-      if (result.state === 'completed') return this.#replay(keyHash, result.response)
       const remaining = deadline - Date.now()
-      if (remaining <= 0) {
-        this.emit('conflict', keyHash)
-        return { kind: 'error', error: new IdempotencyConflictError(result.retryAfterMs) }
-      }
-      const waitFor = Math.max(1, Math.min(remaining, result.retryAfterMs))
+      const decision = this.#decide(keyHash, fingerprint, result, remaining > 0)
+      if (decision !== undefined) return decision
+      const leaseLeft = result.state === 'in-progress' ? result.retryAfterMs : remaining
+      const waitFor = Math.max(1, Math.min(remaining, leaseLeft))
       if (this.store.waitForChange) {
         try {
           await this.deadlines.run(
@@ -245,6 +252,33 @@ export class IdempotencyEngine {
         pollMs = Math.min(pollMs * 2, 250)
       }
     }
+  }
+
+  #claimFailed(keyHash: string, error: IdempotencyStoreError): Decision {
+    this.emit('store-error', keyHash, { error })
+    if (this.failOpen) return { kind: 'bypass' }
+    return { kind: 'error', error }
+  }
+
+  /** What a claim result means; undefined when the key is in flight and the caller may wait. */
+  #decide(
+    keyHash: string,
+    fingerprint: string,
+    result: ClaimResult,
+    mayWait: boolean,
+  ): Decision | undefined {
+    if (result.state === 'claimed') {
+      this.emit('claimed', keyHash)
+      return { kind: 'run', claim: new ActiveClaim(this, keyHash, result.token) }
+    }
+    if (result.fingerprint !== fingerprint) {
+      this.emit('mismatch', keyHash)
+      return { kind: 'error', error: new IdempotencyKeyMismatchError() }
+    }
+    if (result.state === 'completed') return this.#replay(keyHash, result.response)
+    if (mayWait) return undefined
+    this.emit('conflict', keyHash)
+    return { kind: 'error', error: new IdempotencyConflictError(result.retryAfterMs) }
   }
 
   #replay(keyHash: string, stored: StoredResponse): Decision {
@@ -287,6 +321,11 @@ export class ActiveClaim {
   #renewing = false
   #settled = false
   #stopped = false
+  /**
+   * The response being recorded, asked on each renewal tick whether its client left (polled:
+   * a 'close' listener on every response costs more than the rare abort it catches).
+   */
+  response: { abandoned(): boolean } | undefined = undefined
 
   constructor(engine: IdempotencyEngine, keyHash: string, token: string) {
     this.#engine = engine
@@ -301,6 +340,10 @@ export class ActiveClaim {
   /** Called by the engine's renewal ticker; false once renewing is over. */
   check(now: number): boolean {
     if (this.#settled || this.#stopped || now >= this.#holdUntil) return false
+    if (this.response?.abandoned()) {
+      this.#stopped = true
+      return false
+    }
     if (now >= this.#renewAt && !this.#renewing) void this.#renew()
     return true
   }
@@ -324,12 +367,6 @@ export class ActiveClaim {
     this.#renewAt = Date.now() + engine.leaseMs / 3
   }
 
-  /** Lets the lease lapse (the client left while the handler may still run). */
-  stopRenewing(): void {
-    this.#stopped = true
-    this.#engine.renewals.delete(this)
-  }
-
   #settle(): boolean {
     if (this.#settled) return false
     this.#settled = true
@@ -338,18 +375,20 @@ export class ActiveClaim {
   }
 
   /**
-   * Stores the response if its status qualifies, else releases the key. Resolves once the
-   * store answered (or failed), so callers send the last byte only after the record is durable.
+   * Stores the response if its status qualifies, else releases the key. Returns a promise that
+   * settles once the store answered (or failed), so callers send the last byte only after the
+   * record is durable; undefined when that already happened (an in-process store). `headers`
+   * are keyed in lower case, as `res.getHeaders()` gives them.
    */
-  async finish(
+  finish(
     status: number,
     headers: Record<string, number | string | string[] | undefined>,
     body: Uint8Array,
     bodyOmitted: boolean,
-  ): Promise<void> {
+  ): Promise<void> | undefined {
     const engine = this.#engine
     if (!engine.storeResponse(status)) return this.release(status)
-    if (!this.#settle()) return
+    if (!this.#settle()) return undefined
     let response: StoredResponse = {
       status,
       headers: pickHeaders(headers, engine.allowHeaders),
@@ -357,6 +396,20 @@ export class ActiveClaim {
     }
     if (bodyOmitted) response.bodyOmitted = true
     if (engine.encryption) response = engine.encryption.seal(response, this.keyHash)
+    const sync = engine.store.sync
+    if (sync === undefined) return this.#complete(response)
+    try {
+      if (!sync.complete(this.keyHash, this.#token, response, engine.ttlMs)) {
+        engine.emit('lease-lost', this.keyHash)
+      }
+    } catch (error) {
+      engine.emit('store-error', this.keyHash, { error })
+    }
+    return undefined
+  }
+
+  async #complete(response: StoredResponse): Promise<void> {
+    const engine = this.#engine
     try {
       const ok = await engine.deadlines.run(
         engine.store.complete(this.keyHash, this.#token, response, engine.ttlMs),
@@ -369,9 +422,25 @@ export class ActiveClaim {
     }
   }
 
-  /** Drops the claim so a retry runs the handler again (5xx, thrown error, client abort). */
-  async release(status?: number): Promise<void> {
-    if (!this.#settle()) return
+  /**
+   * Drops the claim so a retry runs the handler again (5xx, thrown error, client abort). Like
+   * {@link finish}, returns a promise only when the store answers asynchronously.
+   */
+  release(status?: number): Promise<void> | undefined {
+    if (!this.#settle()) return undefined
+    const engine = this.#engine
+    const sync = engine.store.sync
+    if (sync === undefined) return this.#release(status)
+    try {
+      sync.release(this.keyHash, this.#token)
+      engine.emit('released', this.keyHash, status === undefined ? undefined : { status })
+    } catch (error) {
+      engine.emit('store-error', this.keyHash, { error })
+    }
+    return undefined
+  }
+
+  async #release(status: number | undefined): Promise<void> {
     const engine = this.#engine
     try {
       await engine.deadlines.run(engine.store.release(this.keyHash, this.#token), 'release')

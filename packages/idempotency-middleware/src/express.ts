@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
-import { type CapturableResponse, captureResponse } from './capture.js'
+import { type CapturableResponse, captureExpressResponse } from './capture.js'
 import { type CoreOptions, type Decision, exposeHeaders, IdempotencyEngine } from './core.js'
 import {
   type IdempotencyError,
@@ -59,7 +59,7 @@ export function idempotency(options: IdempotencyOptions = {}): RequestHandler {
   const respond = (req: Request, res: Response, next: NextFunction, decision: Decision) => {
     switch (decision.kind) {
       case 'run':
-        captureResponse(
+        captureExpressResponse(
           res as unknown as CapturableResponse,
           decision.claim,
           engine.maxStoredBodyBytes,
@@ -127,6 +127,11 @@ export function idempotency(options: IdempotencyOptions = {}): RequestHandler {
       )
     }
     const keyHash = storageKey(scope ? scope(req) : '', key)
+    const now = engine.beginNow(keyHash, print)
+    if (now !== undefined) {
+      respond(req, res, next, now)
+      return
+    }
     engine
       .begin(keyHash, print)
       .then((decision) => respond(req, res, next, decision))

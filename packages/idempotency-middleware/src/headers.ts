@@ -56,18 +56,17 @@ export function replayHeaderSet(extra: readonly string[] = []): ReadonlySet<stri
   return new Set([...DEFAULT_REPLAY_HEADERS, ...extra.map((name) => name.toLowerCase())])
 }
 
-/** Keeps the allowlisted headers of a response, as strings or string arrays. */
+/** Keeps the allowlisted headers of a response (names in lower case), as strings or arrays. */
 export function pickHeaders(
   headers: Record<string, number | string | string[] | undefined>,
   allow: ReadonlySet<string>,
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {}
   for (const name in headers) {
-    const lower = name.toLowerCase()
-    if (!allow.has(lower)) continue
+    if (!allow.has(name)) continue
     const value = headers[name]
     if (value === undefined) continue
-    out[lower] = typeof value === 'number' ? String(value) : value
+    out[name] = typeof value === 'number' ? String(value) : value
   }
   return out
 }

@@ -39,6 +39,11 @@ export { canonicalJson, fingerprintBody, requestFingerprint } from './fingerprin
 export { DEFAULT_REPLAY_HEADERS } from './headers.js'
 export { parseIdempotencyKey, storageKey } from './key.js'
 export { type ErrorFormat, type ErrorResponse, problemType, renderError } from './problem.js'
-export type { ClaimResult, IdempotencyStore, StoredResponse } from './store.js'
+export type {
+  ClaimResult,
+  IdempotencyStore,
+  StoredResponse,
+  SyncIdempotencyStore,
+} from './store.js'
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js'
 export { type IdempotentOptions, idempotent } from './worker.js'

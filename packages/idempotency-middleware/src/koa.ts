@@ -76,7 +76,8 @@ export function koaIdempotency(options: KoaIdempotencyOptions = {}): Middleware 
         '[idempotency] ctx.state.user is set but no `scope` is configured: keys are shared by all users. Pass scope: (ctx) => ctx.state.user.id, or scope: false',
       )
     }
-    const decision = await engine.begin(storageKey(scope ? scope(ctx) : '', key), print)
+    const keyHash = storageKey(scope ? scope(ctx) : '', key)
+    const decision = engine.beginNow(keyHash, print) ?? (await engine.begin(keyHash, print))
     switch (decision.kind) {
       case 'bypass':
         return next()

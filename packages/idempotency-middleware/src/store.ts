@@ -19,6 +19,21 @@ export type ClaimResult =
   /** The response is stored. */
   | { state: 'completed'; fingerprint: string; response: StoredResponse }
 
+/**
+ * The four store operations answered synchronously, for a store that lives in the process: the
+ * guard then decides, stores and replays without promises or store timeouts (it cannot hang).
+ */
+export interface SyncIdempotencyStore {
+  /** As {@link IdempotencyStore.claim}. */
+  claim(key: string, fingerprint: string, leaseMs: number): ClaimResult
+  /** As {@link IdempotencyStore.complete}. */
+  complete(key: string, token: string, response: StoredResponse, ttlMs: number): boolean
+  /** As {@link IdempotencyStore.release}. */
+  release(key: string, token: string): void
+  /** As {@link IdempotencyStore.renew}. */
+  renew(key: string, token: string, leaseMs: number): boolean
+}
+
 /** Persistence for idempotency records. Each method is atomic and, on Redis, one round trip. */
 export interface IdempotencyStore {
   /** A short name for logs and warnings, such as `'memory'` or `'redis'`. */
@@ -36,6 +51,8 @@ export interface IdempotencyStore {
    * `timeoutMs`, whichever comes first. Without it, waiting duplicates poll `claim()`.
    */
   waitForChange?(key: string, timeoutMs: number): Promise<void>
+  /** Optional: the same operations without promises, for in-process stores such as `MemoryStore`. */
+  readonly sync?: SyncIdempotencyStore
   /** Optional: stops timers and frees resources. Never closes an injected client. */
   close?(): Promise<void>
 }

@@ -925,6 +925,109 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
     })
   })
 
+  describe('when other middleware or apps share the response', () => {
+    /** Wraps res.write/end on the response itself, upper-casing the body (like compression). */
+    function shout(_req: Request, res: Response, next: NextFunction) {
+      const { write, end } = res
+      const loud = (chunk: unknown) =>
+        typeof chunk === 'string' || Buffer.isBuffer(chunk) ? chunk.toString().toUpperCase() : chunk
+      res.write = ((chunk: unknown, ...rest: unknown[]) =>
+        (write as (...a: unknown[]) => boolean).call(res, loud(chunk), ...rest)) as typeof res.write
+      res.end = ((chunk: unknown, ...rest: unknown[]) => {
+        // As express-session does: the real end() comes later, after an async save.
+        setImmediate(() => (end as (...a: unknown[]) => Response).call(res, loud(chunk), ...rest))
+        return res
+      }) as typeof res.end
+      next()
+    }
+
+    it('records what the handler wrote under a wrapper mounted before it, and replays through it', async () => {
+      const app = express()
+      app.use(express.json())
+      app.use(shout)
+      app.use(idempotency())
+      app.post('/orders', (_req, res) => {
+        runs++
+        res.status(201).type('text/plain').send(`order ${runs}`)
+      })
+      const first = await request(app).post('/orders').set('Idempotency-Key', 'k').send({})
+      const replay = await request(app).post('/orders').set('Idempotency-Key', 'k').send({})
+      expect(first.text).toBe('ORDER 1')
+      expect(replay.status).toBe(201)
+      expect(replay.text).toBe('ORDER 1')
+      expect(replay.headers['idempotent-replayed']).toBe('true')
+      expect(runs).toBe(1)
+    })
+
+    it('records in a mounted sub-app and leaves the other responses of both apps alone', async () => {
+      const api = express()
+      api.use(express.json())
+      api.use(idempotency())
+      api.post('/orders', (_req, res) => {
+        runs++
+        res.status(201).json({ run: runs })
+      })
+      const app = express()
+      app.use('/api', api)
+      app.post('/plain', express.json(), (_req, res) => {
+        runs++
+        res.json({ run: runs })
+      })
+      app.get('/stream', (_req, res) => {
+        res.write('a')
+        res.end('b')
+      })
+      await request(app).post('/api/orders').set('Idempotency-Key', 'k').send({}).expect(201)
+      const replay = await request(app).post('/api/orders').set('Idempotency-Key', 'k').send({})
+      expect(replay.body).toEqual({ run: 1 })
+      expect(replay.headers['idempotent-replayed']).toBe('true')
+      const plain = await request(app).post('/plain').set('Idempotency-Key', 'k').send({})
+      expect(plain.body).toEqual({ run: 2 })
+      expect(plain.headers['idempotent-replayed']).toBeUndefined()
+      expect((await request(app).get('/stream')).text).toBe('ab')
+    })
+
+    it('lets the lease lapse when the client left and the handler never answers', async () => {
+      const app = express()
+      app.use(express.json())
+      app.use(idempotency({ leaseMs: 150 }))
+      app.post('/hangs', (req, res) => {
+        runs++
+        if (req.get('x-answer')) res.json({ run: runs })
+      })
+      const server = createServer(app).listen(0)
+      try {
+        const { port } = server.address() as { port: number }
+        const req = httpRequest({
+          port,
+          method: 'POST',
+          path: '/hangs',
+          headers: { 'Idempotency-Key': 'k', 'Content-Type': 'application/json' },
+        })
+        req.on('error', () => {})
+        req.end('{}')
+        await vi.waitUntil(() => runs === 1)
+        req.destroy()
+        // Renewed for as long as the client stays, the lease would answer 409 for 10 minutes.
+        await vi.waitUntil(
+          async () => {
+            const retry = await request(server)
+              .post('/hangs')
+              .set('X-Answer', '1')
+              .set('Idempotency-Key', 'k')
+              .send({})
+            return retry.status === 200
+          },
+          { timeout: 5_000, interval: 50 },
+        )
+        expect(runs).toBe(2)
+      } finally {
+        server.closeAllConnections()
+        server.close()
+      }
+    })
+  })
+
   describe('when emitting events', () => {
     it('reports claimed, replayed and mismatch with the key hash', async () => {
       const log = eventLog()

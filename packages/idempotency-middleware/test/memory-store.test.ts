@@ -4,6 +4,8 @@ import { describeStore } from '../src/testing.js'
 
 describeStore('memory', () => new MemoryStore())
 
+const RESPONSE = { status: 201, headers: {}, body: new Uint8Array([1, 2]) }
+
 describe('MemoryStore', () => {
   afterEach(() => {
     vi.useRealTimers()
@@ -20,6 +22,33 @@ describe('MemoryStore', () => {
       60_000,
     )
   }
+
+  describe('when used synchronously', () => {
+    it('answers through `sync` on the same records as the async methods', async () => {
+      const store = new MemoryStore()
+      const claim = store.sync.claim('k', 'fp', 10_000)
+      if (claim.state !== 'claimed') throw new Error('not claimed')
+      expect((await store.claim('k', 'fp', 10_000)).state).toBe('in-progress')
+      expect(store.sync.renew('k', 'not-the-owner', 10_000)).toBe(false)
+      expect(store.sync.complete('k', 'not-the-owner', RESPONSE, 60_000)).toBe(false)
+      expect(store.sync.complete('k', claim.token, RESPONSE, 60_000)).toBe(true)
+      const done = await store.claim('k', 'fp', 10_000)
+      expect(done.state === 'completed' && done.response.status).toBe(201)
+      await store.close()
+    })
+
+    it('hands every claim its own token, so a released owner stays fenced out', () => {
+      const store = new MemoryStore()
+      const first = store.sync.claim('k', 'fp', 10_000)
+      if (first.state !== 'claimed') throw new Error('not claimed')
+      store.sync.release('k', first.token)
+      const second = store.sync.claim('k', 'fp', 10_000)
+      if (second.state !== 'claimed') throw new Error('not claimed')
+      expect(second.token).not.toBe(first.token)
+      expect(store.sync.complete('k', first.token, RESPONSE, 60_000)).toBe(false)
+      void store.close()
+    })
+  })
 
   describe('when full', () => {
     it('evicts the oldest completed records first and never an in-flight one', async () => {

@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto'
-import type { ClaimResult, IdempotencyStore, StoredResponse } from '../store.js'
+import type {
+  ClaimResult,
+  IdempotencyStore,
+  StoredResponse,
+  SyncIdempotencyStore,
+} from '../store.js'
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -9,16 +14,12 @@ export interface MemoryStoreOptions {
   sweepIntervalMs?: number
 }
 
-interface InFlight {
+/** A record: in flight until `response` is set (the same object moves to the completed map). */
+interface Entry {
   fingerprint: string
   token: string
   expiresAt: number
-}
-
-interface Completed {
-  fingerprint: string
-  response: StoredResponse
-  expiresAt: number
+  response: StoredResponse | undefined
 }
 
 /**
@@ -32,8 +33,11 @@ export class MemoryStore implements IdempotencyStore {
   readonly #maxEntries: number
   // Two maps: completed records in completion order make "evict the oldest completed" O(1),
   // and in-flight claims are never candidates.
-  readonly #inFlight = new Map<string, InFlight>()
-  readonly #completed = new Map<string, Completed>()
+  readonly #inFlight = new Map<string, Entry>()
+  readonly #completed = new Map<string, Entry>()
+  // Tokens only fence owners within this process, so unique is enough: no random bytes per claim.
+  readonly #tokenPrefix = `${randomUUID()}:`
+  #tokens = 0
   readonly #waiters = new Map<string, Set<() => void>>()
   readonly #sweeper: ReturnType<typeof setInterval>
 
@@ -48,28 +52,17 @@ export class MemoryStore implements IdempotencyStore {
     return this.#inFlight.size + this.#completed.size
   }
 
+  /** The operations without promises: the Express and Koa guards use these directly. */
+  readonly sync: SyncIdempotencyStore = {
+    claim: (key, fingerprint, leaseMs) => this.#claim(key, fingerprint, leaseMs),
+    complete: (key, token, response, ttlMs) => this.#complete(key, token, response, ttlMs),
+    release: (key, token) => this.#release(key, token),
+    renew: (key, token, leaseMs) => this.#renew(key, token, leaseMs),
+  }
+
   /** Claims `key`, takes over an expired lease, or reports what is stored. */
   async claim(key: string, fingerprint: string, leaseMs: number): Promise<ClaimResult> {
-    const now = Date.now()
-    const done = this.#completed.get(key)
-    if (done) {
-      if (done.expiresAt > now) {
-        return { state: 'completed', fingerprint: done.fingerprint, response: done.response }
-      }
-      this.#completed.delete(key)
-    }
-    const current = this.#inFlight.get(key)
-    if (current && current.expiresAt > now) {
-      return {
-        state: 'in-progress',
-        fingerprint: current.fingerprint,
-        retryAfterMs: current.expiresAt - now,
-      }
-    }
-    const token = randomUUID()
-    this.#inFlight.set(key, { fingerprint, token, expiresAt: now + leaseMs })
-    this.#evict()
-    return { state: 'claimed', token }
+    return this.#claim(key, fingerprint, leaseMs)
   }
 
   /** Stores the response if `token` owns a live lease. */
@@ -79,35 +72,17 @@ export class MemoryStore implements IdempotencyStore {
     response: StoredResponse,
     ttlMs: number,
   ): Promise<boolean> {
-    const now = Date.now()
-    const current = this.#inFlight.get(key)
-    if (!current || current.token !== token || current.expiresAt <= now) return false
-    this.#inFlight.delete(key)
-    this.#completed.set(key, {
-      fingerprint: current.fingerprint,
-      response,
-      expiresAt: now + ttlMs,
-    })
-    this.#evict()
-    this.#wake(key)
-    return true
+    return this.#complete(key, token, response, ttlMs)
   }
 
   /** Drops the claim if `token` owns it. */
   async release(key: string, token: string): Promise<void> {
-    const current = this.#inFlight.get(key)
-    if (current?.token !== token) return
-    this.#inFlight.delete(key)
-    this.#wake(key)
+    this.#release(key, token)
   }
 
   /** Extends the lease if `token` owns a live one. */
   async renew(key: string, token: string, leaseMs: number): Promise<boolean> {
-    const now = Date.now()
-    const current = this.#inFlight.get(key)
-    if (!current || current.token !== token || current.expiresAt <= now) return false
-    current.expiresAt = now + leaseMs
-    return true
+    return this.#renew(key, token, leaseMs)
   }
 
   /** Resolves when `key` completes or is released, or after `timeoutMs`. */
@@ -148,6 +123,61 @@ export class MemoryStore implements IdempotencyStore {
     for (const key of [...this.#waiters.keys()]) this.#wake(key)
     this.#inFlight.clear()
     this.#completed.clear()
+  }
+
+  #claim(key: string, fingerprint: string, leaseMs: number): ClaimResult {
+    const now = Date.now()
+    const done = this.#completed.get(key)
+    if (done) {
+      if (done.expiresAt > now) {
+        const response = done.response as StoredResponse
+        return { state: 'completed', fingerprint: done.fingerprint, response }
+      }
+      this.#completed.delete(key)
+    }
+    const current = this.#inFlight.get(key)
+    if (current && current.expiresAt > now) {
+      return {
+        state: 'in-progress',
+        fingerprint: current.fingerprint,
+        retryAfterMs: current.expiresAt - now,
+      }
+    }
+    const token = this.#tokenPrefix + ++this.#tokens
+    this.#inFlight.set(key, { fingerprint, token, expiresAt: now + leaseMs, response: undefined })
+    this.#evict()
+    return { state: 'claimed', token }
+  }
+
+  #complete(key: string, token: string, response: StoredResponse, ttlMs: number): boolean {
+    const now = Date.now()
+    const current = this.#inFlight.get(key)
+    if (!current || current.token !== token || current.expiresAt <= now) return false
+    this.#inFlight.delete(key)
+    current.response = response
+    current.expiresAt = now + ttlMs
+    // Only in-flight records are fenced; dropping the token lets it die young instead of being
+    // kept (and copied by the GC) for the record's whole TTL.
+    current.token = ''
+    this.#completed.set(key, current)
+    this.#evict()
+    this.#wake(key)
+    return true
+  }
+
+  #release(key: string, token: string): void {
+    const current = this.#inFlight.get(key)
+    if (current?.token !== token) return
+    this.#inFlight.delete(key)
+    this.#wake(key)
+  }
+
+  #renew(key: string, token: string, leaseMs: number): boolean {
+    const now = Date.now()
+    const current = this.#inFlight.get(key)
+    if (!current || current.token !== token || current.expiresAt <= now) return false
+    current.expiresAt = now + leaseMs
+    return true
   }
 
   #evict(): void {
