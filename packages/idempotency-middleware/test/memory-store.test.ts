@@ -64,6 +64,24 @@ describe('MemoryStore', () => {
       await store.close()
     })
 
+    it('keeps evicting oldest first over many evictions, a re-run key counting as new', async () => {
+      const store = new MemoryStore({ maxEntries: 3 })
+      const state = async (key: string) => (await store.claim(key, 'fp', 60_000)).state
+      for (const key of ['a', 'b', 'c', 'd', 'e', 'f']) await complete(store, key)
+      expect([await state('d'), await state('e'), await state('f')]).toEqual(
+        Array(3).fill('completed'),
+      )
+      // 'c' was evicted: it runs again (its claim pushes out 'd') and completes as the newest.
+      await complete(store, 'c')
+      await complete(store, 'g')
+      expect([await state('f'), await state('c'), await state('g')]).toEqual(
+        Array(3).fill('completed'),
+      )
+      expect(store.size).toBe(3)
+      expect(await state('e')).toBe('claimed')
+      await store.close()
+    })
+
     it('holds more than maxEntries rather than dropping in-flight claims', async () => {
       const store = new MemoryStore({ maxEntries: 2 })
       for (const key of ['a', 'b', 'c']) await store.claim(key, 'fp', 60_000)

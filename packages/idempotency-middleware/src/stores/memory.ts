@@ -38,6 +38,10 @@ export class MemoryStore implements IdempotencyStore {
   // Tokens only fence owners within this process, so unique is enough: no random bytes per claim.
   readonly #tokenPrefix = `${randomUUID()}:`
   #tokens = 0
+  // Eviction keeps one iterator over the completed records (oldest first) across calls: a fresh
+  // keys() starts at the table's front and steps over every entry deleted since the last rehash,
+  // tens of thousands at a full store's steady state (measured: +20 µs per request at 100k).
+  #oldest: Iterator<string> | undefined
   readonly #waiters = new Map<string, Set<() => void>>()
   readonly #sweeper: ReturnType<typeof setInterval>
 
@@ -182,8 +186,13 @@ export class MemoryStore implements IdempotencyStore {
 
   #evict(): void {
     while (this.size > this.#maxEntries && this.#completed.size > 0) {
-      const oldest = this.#completed.keys().next().value as string
-      this.#completed.delete(oldest)
+      let next = this.#oldest?.next()
+      if (next === undefined || next.done) {
+        this.#oldest = this.#completed.keys()
+        next = this.#oldest.next()
+      }
+      if (next.done) return
+      this.#completed.delete(next.value)
     }
   }
 
