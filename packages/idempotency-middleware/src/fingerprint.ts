@@ -50,12 +50,28 @@ export function canonicalJson(value: unknown): string {
 const MAX_RECURSION = 64
 const TOO_DEEP = Symbol('too deep')
 
+/** True when no member of `value` (an array, or an object's `keys`) is a non-null object. */
+function holdsNoObject(value: unknown[] | Record<string, unknown>, keys: string[] | undefined) {
+  if (keys === undefined) {
+    for (const item of value as unknown[])
+      if (item !== null && typeof item === 'object') return false
+    return true
+  }
+  const record = value as Record<string, unknown>
+  for (const key of keys) {
+    const item = record[key]
+    if (item !== null && typeof item === 'object') return false
+  }
+  return true
+}
+
 /** {@link canonicalJson} by recursion; undefined for a value JSON leaves out of objects. */
 function shallowJson(value: unknown, depth: number): string | undefined {
   const item = toJsonValue(value)
   if (item === null || typeof item !== 'object') return leaf(item)
   if (depth === MAX_RECURSION) throw TOO_DEEP
   if (Array.isArray(item)) {
+    if (holdsNoObject(item, undefined)) return JSON.stringify(item)
     let out = '['
     for (let i = 0; i < item.length; i++) {
       if (i > 0) out += ','
@@ -65,6 +81,9 @@ function shallowJson(value: unknown, depth: number): string | undefined {
   }
   const record = item as Record<string, unknown>
   const keys = Object.keys(record).sort()
+  // With the sorted keys as its property list, the native stringify writes a flat object
+  // exactly as the loop below would, in one call.
+  if (holdsNoObject(record, keys)) return JSON.stringify(record, keys)
   let out = '{'
   for (const key of keys) {
     const text = shallowJson(record[key], depth + 1)

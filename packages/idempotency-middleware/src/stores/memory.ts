@@ -19,8 +19,20 @@ interface Entry {
   fingerprint: string
   token: string
   expiresAt: number
+  /** The stored response, its body kept in `body` instead. */
   response: StoredResponse | undefined
+  /**
+   * The body bytes as a latin1 string (one char per byte): exactly sized and on the V8 heap.
+   * A small response body is a slice of Node's shared 8 KiB Buffer pool, and keeping the slice
+   * would pin the whole pool: ~600 B of external memory per record, measured at 50k records.
+   */
+  body: string
 }
+
+const EMPTY = new Uint8Array(0)
+const toText = (bytes: Uint8Array): string =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
+const toBytes = (text: string): Uint8Array => Buffer.from(text, 'latin1')
 
 /**
  * The default store: one process, bounded, with TTLs. Use `RedisStore` when more than one
@@ -134,7 +146,7 @@ export class MemoryStore implements IdempotencyStore {
     const done = this.#completed.get(key)
     if (done) {
       if (done.expiresAt > now) {
-        const response = done.response as StoredResponse
+        const response = { ...(done.response as StoredResponse), body: toBytes(done.body) }
         return { state: 'completed', fingerprint: done.fingerprint, response }
       }
       this.#completed.delete(key)
@@ -148,7 +160,13 @@ export class MemoryStore implements IdempotencyStore {
       }
     }
     const token = this.#tokenPrefix + ++this.#tokens
-    this.#inFlight.set(key, { fingerprint, token, expiresAt: now + leaseMs, response: undefined })
+    this.#inFlight.set(key, {
+      fingerprint,
+      token,
+      expiresAt: now + leaseMs,
+      response: undefined,
+      body: '',
+    })
     this.#evict()
     return { state: 'claimed', token }
   }
@@ -158,7 +176,8 @@ export class MemoryStore implements IdempotencyStore {
     const current = this.#inFlight.get(key)
     if (!current || current.token !== token || current.expiresAt <= now) return false
     this.#inFlight.delete(key)
-    current.response = response
+    current.response = { ...response, body: EMPTY }
+    current.body = toText(response.body)
     current.expiresAt = now + ttlMs
     // Only in-flight records are fenced; dropping the token lets it die young instead of being
     // kept (and copied by the GC) for the record's whole TTL.
