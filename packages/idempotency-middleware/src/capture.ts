@@ -1,4 +1,8 @@
-import { ServerResponse } from 'node:http'
+import { OutgoingMessage, ServerResponse } from 'node:http'
+
+// Called straight from Node's prototype: looking a method up on an Express response misses V8's
+// inline caches on every request (see the prototype wrappers below).
+const { getHeaders } = OutgoingMessage.prototype
 
 /** Collects the bytes of a response as they are written, up to a limit. */
 export class BodyCapture {
@@ -84,7 +88,7 @@ function sentHeaders(
   res: CapturableResponse,
 ): Record<string, number | string | string[] | undefined> {
   const block = res._header
-  if (typeof block !== 'string') return res.getHeaders()
+  if (typeof block !== 'string') return getHeaders.call(res)
   const headers: Record<string, string | string[]> = {}
   for (const line of block.split('\r\n').slice(1)) {
     const colon = line.indexOf(':')

@@ -50,20 +50,29 @@ export function canonicalJson(value: unknown): string {
 const MAX_RECURSION = 64
 const TOO_DEEP = Symbol('too deep')
 
-/** True when no member of `value` (an array, or an object's `keys`) is a non-null object. */
-function holdsNoObject(value: unknown[] | Record<string, unknown>, keys: string[] | undefined) {
-  if (keys === undefined) {
-    for (const item of value as unknown[])
-      if (item !== null && typeof item === 'object') return false
-    return true
-  }
-  const record = value as Record<string, unknown>
-  for (const key of keys) {
-    const item = record[key]
-    if (item !== null && typeof item === 'object') return false
-  }
+/** True when no item of `items` is a non-null object. */
+function holdsNoObject(items: unknown[]): boolean {
+  for (const item of items) if (item !== null && typeof item === 'object') return false
   return true
 }
+
+/**
+ * For an object none of whose members is a non-null object: `SORTED` when `keys` (its own keys,
+ * in enumeration order) are already in sort order, `UNSORTED` otherwise; `NESTED` if a member is
+ * an object.
+ */
+function flatOrder(record: Record<string, unknown>, keys: string[]): number {
+  let order = SORTED
+  for (let i = 0; i < keys.length; i++) {
+    const item = record[keys[i] as string]
+    if (item !== null && typeof item === 'object') return NESTED
+    if (i > 0 && (keys[i - 1] as string) > (keys[i] as string)) order = UNSORTED
+  }
+  return order
+}
+const NESTED = 0
+const SORTED = 1
+const UNSORTED = 2
 
 /** {@link canonicalJson} by recursion; undefined for a value JSON leaves out of objects. */
 function shallowJson(value: unknown, depth: number): string | undefined {
@@ -71,7 +80,7 @@ function shallowJson(value: unknown, depth: number): string | undefined {
   if (item === null || typeof item !== 'object') return leaf(item)
   if (depth === MAX_RECURSION) throw TOO_DEEP
   if (Array.isArray(item)) {
-    if (holdsNoObject(item, undefined)) return JSON.stringify(item)
+    if (holdsNoObject(item)) return JSON.stringify(item)
     let out = '['
     for (let i = 0; i < item.length; i++) {
       if (i > 0) out += ','
@@ -80,10 +89,14 @@ function shallowJson(value: unknown, depth: number): string | undefined {
     return `${out}]`
   }
   const record = item as Record<string, unknown>
-  const keys = Object.keys(record).sort()
-  // With the sorted keys as its property list, the native stringify writes a flat object
-  // exactly as the loop below would, in one call.
-  if (holdsNoObject(record, keys)) return JSON.stringify(record, keys)
+  const keys = Object.keys(record)
+  // A flat object is written by the native stringify exactly as the loop below would, in one
+  // call: as is when its keys come sorted (common, and V8's fastest path), else with the sorted
+  // keys as the property list.
+  const order = flatOrder(record, keys)
+  if (order === SORTED) return JSON.stringify(record)
+  keys.sort()
+  if (order === UNSORTED) return JSON.stringify(record, keys)
   let out = '{'
   for (const key of keys) {
     const text = shallowJson(record[key], depth + 1)
@@ -157,6 +170,15 @@ export function hasRequestBody(headers: Record<string, string | string[] | undef
   return headers['transfer-encoding'] !== undefined
 }
 
+/** True for a non-empty string, byte array or object. */
+function holdsSomething(parsed: unknown): boolean {
+  if (typeof parsed === 'string') return parsed.length > 0
+  if (parsed === null || typeof parsed !== 'object') return false
+  if (parsed instanceof Uint8Array) return parsed.byteLength > 0
+  for (const _key in parsed) return true
+  return false
+}
+
 const jsonType = /^application\/(?:[\w.+-]+\+)?json\b/i
 
 /**
@@ -171,11 +193,14 @@ export function fingerprintBody(
   raw: unknown,
   parsed: unknown,
   middleware: string,
+  headers: IncomingMessage['headers'] = req.headers,
 ): unknown {
-  if (!hasRequestBody(req.headers)) return undefined
+  if (!hasRequestBody(headers)) return undefined
   if (raw !== undefined) return raw
-  if (req.readableEnded) return parsed
-  const contentType = req.headers['content-type']
+  // A body that holds something was put there by a parser; only an empty one (body-parser sets
+  // `{}` when it skips a request) needs the stream's state, a costlier lookup on Express.
+  if (holdsSomething(parsed) || req.readableEnded) return parsed
+  const contentType = headers['content-type']
   if (contentType !== undefined && jsonType.test(contentType)) {
     throw new IdempotencyConfigError(
       `${middleware}: the request body has not been parsed; mount it after the body parser (express.json(), express.raw(), @koa/bodyparser), or pass \`fingerprint\``,

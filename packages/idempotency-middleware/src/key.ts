@@ -85,8 +85,9 @@ export function headerLines(
     headersDistinct: Record<string, string[] | undefined>
   },
   name: string,
+  headers: Record<string, string | string[] | undefined> = req.headers,
 ): readonly string[] | undefined {
-  const value = req.headers[name]
+  const value = headers[name]
   if (value === undefined) return undefined
   if (typeof value === 'string' && !value.includes(',')) return [value]
   return req.headersDistinct[name]

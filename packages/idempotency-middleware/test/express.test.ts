@@ -1,5 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
-import { createServer, request as httpRequest, type Server } from 'node:http'
+import { Agent, createServer, request as httpRequest, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { NextFunction, Request, Response } from 'express'
@@ -458,6 +458,48 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
         await request(app).post('/x').set('Idempotency-Key', 'a').send({})
         await request(app).post('/x').set('Idempotency-Key', 'b').send({})
         expect(warn).toHaveBeenCalledTimes(scope === false ? 0 : 1)
+      }
+    })
+
+    it('still warns when req.user first appears after a thousand anonymous requests', async () => {
+      const warn = vi.fn()
+      let signedIn = false
+      const app = express()
+      app.use((req, _res, next) => {
+        if (signedIn) (req as { user?: unknown }).user = { id: 'u1' }
+        next()
+      })
+      app.use(idempotency({ logger: { warn } }))
+      app.post('/x', (_req, res) => {
+        res.end()
+      })
+      const server = createServer(app).listen(0)
+      try {
+        const { port } = server.address() as { port: number }
+        const agent = new Agent({ keepAlive: true, maxSockets: 8 })
+        const post = (key: string) =>
+          new Promise<void>((resolve, reject) => {
+            const req = httpRequest({
+              port,
+              agent,
+              method: 'POST',
+              path: '/x',
+              headers: { 'Idempotency-Key': key },
+            })
+            req.on('response', (res) => res.resume().on('end', resolve))
+            req.on('error', reject)
+            req.end()
+          })
+        for (let i = 0; i < 1_050; i += 8) {
+          await Promise.all(Array.from({ length: 8 }, (_, j) => post(`anon-${i + j}`)))
+        }
+        expect(warn).not.toHaveBeenCalled()
+        signedIn = true
+        for (let i = 0; i < 70; i++) await post(`user-${i}`)
+        expect(warn).toHaveBeenCalledTimes(1)
+        agent.destroy()
+      } finally {
+        server.close()
       }
     })
   })
