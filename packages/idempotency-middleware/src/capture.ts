@@ -241,7 +241,9 @@ export function captureExpressResponse(
   if (
     routesThroughPrototype(Object.getPrototypeOf(res)) &&
     !Object.hasOwn(res, 'write') &&
-    !Object.hasOwn(res, 'end')
+    !Object.hasOwn(res, 'end') &&
+    // A second guard on the same response (two differently configured ones) wraps it itself.
+    !recordings.has(res)
   ) {
     recordings.set(res, new Recording(res, sink, limit))
   } else {

@@ -1001,6 +1001,30 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
       expect(runs).toBe(1)
     })
 
+    it('lets two differently configured guards on one response both record it', async () => {
+      const app = express()
+      app.use(express.json())
+      app.use(idempotency())
+      app.post('/orders', idempotency({ headerName: 'X-Order-Key' }), (_req, res) => {
+        runs++
+        res.status(201).json({ run: runs })
+      })
+      await request(app)
+        .post('/orders')
+        .set('Idempotency-Key', 'a')
+        .set('X-Order-Key', 'b')
+        .send({})
+        .expect(201)
+      const inner = await request(app).post('/orders').set('X-Order-Key', 'b').send({})
+      const outer = await request(app).post('/orders').set('Idempotency-Key', 'a').send({})
+      for (const replay of [inner, outer]) {
+        expect(replay.status).toBe(201)
+        expect(replay.body).toEqual({ run: 1 })
+        expect(replay.headers['idempotent-replayed']).toBe('true')
+      }
+      expect(runs).toBe(1)
+    })
+
     it('records in a mounted sub-app and leaves the other responses of both apps alone', async () => {
       const api = express()
       api.use(express.json())
