@@ -8,7 +8,7 @@ import express4 from 'express4'
 import request from 'supertest'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { type IdempotencyOptions, idempotency, keepRawBody } from '../src/index.js'
-import { eventLog, SpyStore, sleep } from './support.js'
+import { abandonPost, eventLog, SpyStore, sleep } from './support.js'
 
 type ExpressLib = typeof express5
 const frameworks: [string, ExpressLib][] = [
@@ -698,16 +698,7 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
       const server = createServer(app).listen(0)
       try {
         const { port } = server.address() as { port: number }
-        const req = httpRequest({
-          port,
-          method: 'POST',
-          path: '/slow',
-          headers: { 'Idempotency-Key': 'k', 'Content-Type': 'application/json' },
-        })
-        req.on('error', () => {})
-        req.end('{}')
-        await vi.waitUntil(() => runs === 1)
-        req.destroy()
+        await abandonPost(port, '/slow', () => runs === 1)
         await vi.waitUntil(() => log.types().includes('released'), { timeout: 5_000 })
         const retry = await request(server).post('/slow').set('Idempotency-Key', 'k').send({})
         expect(retry.status).toBe(200)
@@ -1064,16 +1055,7 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
       const server = createServer(app).listen(0)
       try {
         const { port } = server.address() as { port: number }
-        const req = httpRequest({
-          port,
-          method: 'POST',
-          path: '/hangs',
-          headers: { 'Idempotency-Key': 'k', 'Content-Type': 'application/json' },
-        })
-        req.on('error', () => {})
-        req.end('{}')
-        await vi.waitUntil(() => runs === 1)
-        req.destroy()
+        await abandonPost(port, '/hangs', () => runs === 1)
         // Renewed for as long as the client stays, the lease would answer 409 for 10 minutes.
         await vi.waitUntil(
           async () => {

@@ -1,4 +1,4 @@
-import { createServer, request as httpRequest } from 'node:http'
+import { createServer } from 'node:http'
 import { Readable } from 'node:stream'
 import type { Context, Next } from 'koa'
 import Koa3 from 'koa'
@@ -6,7 +6,7 @@ import Koa2 from 'koa2'
 import request from 'supertest'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { type KoaIdempotencyOptions, koaIdempotency } from '../src/koa.js'
-import { eventLog, SpyStore, sleep } from './support.js'
+import { abandonPost, eventLog, SpyStore, sleep } from './support.js'
 
 const frameworks: [string, typeof Koa3][] = [
   ['koa 3', Koa3],
@@ -216,16 +216,7 @@ describe.each(frameworks)('koaIdempotency() with %s', (_name, Koa) => {
     const server = createServer(app.callback()).listen(0)
     try {
       const { port } = server.address() as { port: number }
-      const req = httpRequest({
-        port,
-        method: 'POST',
-        path: '/slow?ms=150',
-        headers: { 'Idempotency-Key': 'k', 'Content-Type': 'application/json' },
-      })
-      req.on('error', () => {})
-      req.end('{}')
-      await vi.waitUntil(() => runs === 1)
-      req.destroy()
+      await abandonPost(port, '/slow?ms=150', () => runs === 1)
       await vi.waitUntil(() => log.types().includes('released'), { timeout: 5_000 })
       const retry = await request(server).post('/slow?ms=150').set('Idempotency-Key', 'k').send({})
       expect(retry.headers['idempotent-replayed']).toBeUndefined()

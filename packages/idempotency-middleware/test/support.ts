@@ -1,3 +1,5 @@
+import { request as httpRequest } from 'node:http'
+import { vi } from 'vitest'
 import type { IdempotencyEvent, IdempotencyStore, StoredResponse } from '../src/index.js'
 import { MemoryStore } from '../src/index.js'
 
@@ -58,4 +60,18 @@ export function eventLog(): {
 } {
   const events: IdempotencyEvent[] = []
   return { events, types: () => events.map((e) => e.type), onEvent: (e) => events.push(e) }
+}
+
+/** Sends a JSON POST with `Idempotency-Key: k` and hangs up once `started()` (the handler runs). */
+export async function abandonPost(port: number, path: string, started: () => boolean) {
+  const req = httpRequest({
+    port,
+    method: 'POST',
+    path,
+    headers: { 'Idempotency-Key': 'k', 'Content-Type': 'application/json' },
+  })
+  req.on('error', () => {})
+  req.end('{}')
+  await vi.waitUntil(started)
+  req.destroy()
 }
