@@ -1,0 +1,143 @@
+// CPU per request of the guard on the bench route, in-process and without sockets: real Express 4,
+// real IncomingMessage/ServerResponse objects on a null socket, one request after another. No
+// kernel, no load generator, so runs agree within ~2 % where the HTTP bench moves by 5-10 %:
+// the tool for A/B-ing a change. It does not give throughput (see index.ts for that).
+// Run: npm run build -w @steadfast/idempotency-middleware && npm run bench:cpu -w @steadfast/idempotency-middleware
+import { fork } from 'node:child_process'
+import { IncomingMessage, ServerResponse } from 'node:http'
+import { Duplex } from 'node:stream'
+import { fileURLToPath } from 'node:url'
+import { idempotency, MemoryStore } from '@steadfast/idempotency-middleware'
+import type { RequestHandler } from 'express'
+import express from 'express4'
+
+const VARIANTS = ['bare', 'ours-memory', 'ours-memory-full', 'floor-memory'] as const
+type Variant = (typeof VARIANTS)[number]
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000)
+const BODY = Buffer.from(JSON.stringify({ amount: 1999, currency: 'usd' }))
+
+/** A socket that accepts every write and never reads. */
+class NullSocket extends Duplex {
+  override _read(): void {}
+  override _write(_chunk: unknown, _encoding: string, done: () => void): void {
+    done()
+  }
+}
+
+/** The bench's floor (see server.ts): a Map and the response-prototype hook, nothing else. */
+function floorGuard(): RequestHandler {
+  const records = new Map<string, { status: number; body: unknown }>()
+  const recording = new WeakMap<object, string>()
+  let wrapped = false
+  return (req, res, next) => {
+    const key = req.headers['idempotency-key'] as string
+    if (!wrapped) {
+      wrapped = true
+      const proto = Object.getPrototypeOf(res) as { end: (...args: unknown[]) => unknown }
+      const end = proto.end
+      proto.end = function (this: typeof res, ...args: unknown[]) {
+        const key = recording.get(this)
+        if (key !== undefined) {
+          recording.delete(this)
+          records.set(key, { status: this.statusCode, body: args[0] })
+        }
+        return end.apply(this, args)
+      }
+    }
+    recording.set(res, key)
+    next()
+  }
+}
+
+function makeApp(variant: Variant) {
+  const app = express()
+  app.use(express.json())
+  // ours-memory keeps the default bound (10k), so most requests also evict; -full never evicts.
+  if (variant === 'ours-memory') app.use(idempotency({ store: new MemoryStore() }))
+  if (variant === 'ours-memory-full') {
+    app.use(idempotency({ store: new MemoryStore({ maxEntries: 1_000_000 }) }))
+  }
+  if (variant === 'floor-memory') app.use(floorGuard())
+  app.post('/orders', (req, res) => {
+    res.status(201).json({ id: 'ord_123', amount: req.body.amount, currency: 'usd' })
+  })
+  return app
+}
+
+let sent = 0
+function request(app: ReturnType<typeof express>): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = new NullSocket()
+    const req = new IncomingMessage(socket as never)
+    const key = `key-${sent++}`
+    req.method = 'POST'
+    req.url = '/orders'
+    req.httpVersion = '1.1'
+    req.httpVersionMajor = 1
+    req.httpVersionMinor = 1
+    req.rawHeaders = [
+      'Content-Type',
+      'application/json',
+      'Content-Length',
+      String(BODY.length),
+      'Idempotency-Key',
+      key,
+    ]
+    req.headers = {
+      'content-type': 'application/json',
+      'content-length': String(BODY.length),
+      'idempotency-key': key,
+    }
+    const res = new ServerResponse(req)
+    res.assignSocket(socket as never)
+    res.on('finish', () => resolve())
+    app(req as never, res as never)
+    req.push(BODY)
+    req.push(null)
+  })
+}
+
+/** One run in a fresh process: warm up, then CPU µs per request over REQUESTS requests. */
+async function run(variant: Variant): Promise<number> {
+  const app = makeApp(variant)
+  for (let i = 0; i < 5_000; i++) await request(app)
+  const before = process.cpuUsage()
+  for (let i = 0; i < REQUESTS; i++) await request(app)
+  const used = process.cpuUsage(before)
+  return (used.user + used.system) / REQUESTS
+}
+
+const child = process.argv[2]
+if (child) {
+  process.send?.(await run(child as Variant))
+  process.exit(0)
+}
+
+const runOnce = (variant: Variant) =>
+  new Promise<number>((resolve, reject) => {
+    const worker = fork(fileURLToPath(import.meta.url), [variant], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+    worker.once('message', (value) => resolve(value as number))
+    worker.once('error', reject)
+  })
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1] ?? 0
+
+const results = new Map<Variant, number[]>(VARIANTS.map((v) => [v, []]))
+for (let round = 0; round < ROUNDS; round++) {
+  for (const variant of VARIANTS) results.get(variant)?.push(await runOnce(variant))
+}
+const bare = median(results.get('bare') ?? [])
+const lines = [
+  `CPU µs per request, in-process (no sockets), ${ROUNDS} rounds × ${REQUESTS} requests, medians:`,
+  '',
+  '| variant | µs/req | × bare | + µs over bare |',
+  '| --- | ---: | ---: | ---: |',
+  ...VARIANTS.map((variant) => {
+    const value = median(results.get(variant) ?? [])
+    return `| ${variant} | ${value.toFixed(1)} | ${(value / bare).toFixed(2)} | ${(value - bare).toFixed(1)} |`
+  }),
+]
+process.stdout.write(`${lines.join('\n')}\n`)
