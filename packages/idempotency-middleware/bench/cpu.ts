@@ -1,7 +1,7 @@
 // CPU per request of the guard on the bench route, in-process and without sockets: real Express 4,
 // real IncomingMessage/ServerResponse objects on a null socket, one request after another. No
-// kernel, no load generator, so runs agree within ~2 % where the HTTP bench moves by 5-10 %:
-// the tool for A/B-ing a change. It does not give throughput (see index.ts for that).
+// kernel and no load generator in the measurement, so it is the one to profile and A/B with;
+// on a shared VM compare medians of several runs. It gives no throughput (see index.ts).
 // Run: npm run build -w @steadfast/idempotency-middleware && npm run bench:cpu -w @steadfast/idempotency-middleware
 import { fork } from 'node:child_process'
 import { IncomingMessage, ServerResponse } from 'node:http'
