@@ -187,12 +187,18 @@ const routed = new WeakMap<object, boolean>()
 
 /** Wraps write/end on `target` (once): responses with a recording are captured, others pass. */
 function wrapPrototype(target: { write: AnyFn; end: AnyFn }): void {
-  const { write, end } = target
+  // A wrapper someone already put on `target` is kept as it is; otherwise Node's write/end are
+  // looked up at each call, so instrumentation that patches http.ServerResponse later (an APM
+  // agent loaded lazily) still sees every response of this app.
+  const parent = Object.getPrototypeOf(target) as { write: AnyFn; end: AnyFn }
+  const ownWrite = Object.hasOwn(target, 'write') ? target.write : undefined
+  const ownEnd = Object.hasOwn(target, 'end') ? target.end : undefined
   target.write = function recordedWrite(this: CapturableResponse, ...args: unknown[]) {
     recordings.get(this)?.add(args[0], args[1])
-    return write.apply(this, args)
+    return (ownWrite ?? parent.write).apply(this, args)
   }
   target.end = function recordedEnd(this: CapturableResponse, ...args: unknown[]) {
+    const end = ownEnd ?? parent.end
     const recording = recordings.get(this)
     if (recording === undefined) return end.apply(this, args)
     recordings.delete(this)

@@ -1,5 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
-import { Agent, createServer, request as httpRequest, type Server } from 'node:http'
+import { Agent, createServer, request as httpRequest, type Server, ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { NextFunction, Request, Response } from 'express'
@@ -990,6 +990,29 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
       expect(replay.text).toBe('ORDER 1')
       expect(replay.headers['idempotent-replayed']).toBe('true')
       expect(runs).toBe(1)
+    })
+
+    it('still calls a ServerResponse.prototype.end patched after the guard started (an APM agent)', async () => {
+      const app = makeApp()
+      await request(app).post('/orders').set('Idempotency-Key', 'a').send({ item: 1 })
+      const nodeEnd = ServerResponse.prototype.end
+      let seen = 0
+      ServerResponse.prototype.end = function (this: ServerResponse, ...args: unknown[]) {
+        seen++
+        return (nodeEnd as (...a: unknown[]) => ServerResponse).apply(this, args)
+      } as typeof nodeEnd
+      try {
+        await request(app).post('/orders').set('Idempotency-Key', 'b').send({ item: 1 })
+        await request(app).get('/orders')
+        const replay = await request(app)
+          .post('/orders')
+          .set('Idempotency-Key', 'b')
+          .send({ item: 1 })
+        expect(replay.headers['idempotent-replayed']).toBe('true')
+        expect(seen).toBe(3)
+      } finally {
+        ServerResponse.prototype.end = nodeEnd
+      }
     })
 
     it('lets two differently configured guards on one response both record it', async () => {
