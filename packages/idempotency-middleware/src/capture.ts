@@ -68,6 +68,7 @@ export interface ResponseSink {
     headers: Record<string, number | string | string[] | undefined>,
     body: Uint8Array,
     bodyOmitted: boolean,
+    encoded?: boolean,
   ): Promise<void> | undefined
   /** Drops the claim; a promise when the store answers asynchronously. */
   release(): Promise<void> | undefined
@@ -111,12 +112,15 @@ function sentHeaders(
 class Recording extends BodyCapture implements CaptureControl {
   readonly #res: CapturableResponse
   readonly #sink: ResponseSink
+  /** True when nothing sits between this recording and the socket: it sees the bytes as sent. */
+  readonly #onTheWire: boolean
   #ended = false
 
-  constructor(res: CapturableResponse, sink: ResponseSink, limit: number) {
+  constructor(res: CapturableResponse, sink: ResponseSink, limit: number, onTheWire: boolean) {
     super(limit)
     this.#res = res
     this.#sink = sink
+    this.#onTheWire = onTheWire
     sink.response = this
   }
 
@@ -136,7 +140,13 @@ class Recording extends BodyCapture implements CaptureControl {
     // A destroyed response means the client left before the handler finished: run it again.
     const stored = res.destroyed
       ? this.#sink.release()
-      : this.#sink.finish(res.statusCode, sentHeaders(res), this.bytes(), this.omitted)
+      : this.#sink.finish(
+          res.statusCode,
+          sentHeaders(res),
+          this.bytes(),
+          this.omitted,
+          this.#onTheWire,
+        )
     if (stored === undefined) {
       end.apply(res, args)
       return
@@ -160,7 +170,10 @@ export function captureResponse(
   sink: ResponseSink,
   limit: number,
 ): CaptureControl {
-  const recording = new Recording(res, sink, limit)
+  // Wrappers put on the response before this one sit between it and the socket (they may
+  // compress what it records); wrappers put on later sit outside it.
+  const onTheWire = !Object.hasOwn(res, 'write') && !Object.hasOwn(res, 'end')
+  const recording = new Recording(res, sink, limit, onTheWire)
   const { write, end } = res
   res.write = (...args: unknown[]) => {
     recording.add(args[0], args[1])
@@ -251,7 +264,8 @@ export function captureExpressResponse(
     // A second guard on the same response (two differently configured ones) wraps it itself.
     !recordings.has(res)
   ) {
-    recordings.set(res, new Recording(res, sink, limit))
+    // Below every wrapper put on the response itself: what it records is what is sent.
+    recordings.set(res, new Recording(res, sink, limit, true))
   } else {
     captureResponse(res, sink, limit)
   }

@@ -378,20 +378,25 @@ export class ActiveClaim {
    * Stores the response if its status qualifies, else releases the key. Returns a promise that
    * settles once the store answered (or failed), so callers send the last byte only after the
    * record is durable; undefined when that already happened (an in-process store). `headers`
-   * are keyed in lower case, as `res.getHeaders()` gives them.
+   * are keyed in lower case, as `res.getHeaders()` gives them. `encoded`: `body` is the bytes as
+   * sent (a compression middleware ran inside the capture), so its `content-encoding` is kept.
    */
   finish(
     status: number,
     headers: Record<string, number | string | string[] | undefined>,
     body: Uint8Array,
     bodyOmitted: boolean,
+    encoded = false,
   ): Promise<void> | undefined {
     const engine = this.#engine
     if (!engine.storeResponse(status)) return this.release(status)
     if (!this.#settle()) return undefined
+    const kept = pickHeaders(headers, engine.allowHeaders)
+    const encoding = headers['content-encoding']
+    if (encoded && encoding !== undefined) kept['content-encoding'] = String(encoding)
     let response: StoredResponse = {
       status,
-      headers: pickHeaders(headers, engine.allowHeaders),
+      headers: kept,
       body: bodyOmitted ? EMPTY : body,
     }
     if (bodyOmitted) response.bodyOmitted = true

@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { Agent, createServer, request as httpRequest, type Server, ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import compression from 'compression'
 import type { NextFunction, Request, Response } from 'express'
 import express5 from 'express'
 import express4 from 'express4'
@@ -1013,6 +1014,26 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
       } finally {
         ServerResponse.prototype.end = nodeEnd
       }
+    })
+
+    it.each(['before', 'after'])('replays with compression mounted %s the guard', async (order) => {
+      const app = express()
+      app.use(express.json())
+      const guard = idempotency()
+      const gzip = compression({ threshold: 0 })
+      if (order === 'before') app.use(gzip, guard)
+      else app.use(guard, gzip)
+      app.post('/orders', (_req, res) => {
+        runs++
+        res.status(201).json({ run: runs, padding: 'x'.repeat(200) })
+      })
+      const first = await request(app).post('/orders').set('Idempotency-Key', 'k').send({})
+      const replay = await request(app).post('/orders').set('Idempotency-Key', 'k').send({})
+      expect(first.headers['content-encoding']).toBe('gzip')
+      expect(replay.status).toBe(201)
+      expect(replay.headers['idempotent-replayed']).toBe('true')
+      expect(replay.body).toEqual(first.body)
+      expect(runs).toBe(1)
     })
 
     it('lets two differently configured guards on one response both record it', async () => {

@@ -2,6 +2,7 @@ import { createServer } from 'node:http'
 import { Readable } from 'node:stream'
 import type { Context, Next } from 'koa'
 import Koa3 from 'koa'
+import compress from 'koa-compress'
 import Koa2 from 'koa2'
 import request from 'supertest'
 import { afterEach, describe, expect, it, vi } from 'vitest'
@@ -224,6 +225,25 @@ describe.each(frameworks)('koaIdempotency() with %s', (_name, Koa) => {
     } finally {
       server.close()
     }
+  })
+
+  it('replays a body koa-compress encoded without encoding it twice', async () => {
+    const app = new Koa()
+    app.use(compress({ threshold: 0 }))
+    app.use(bodyParser)
+    app.use(koaIdempotency())
+    app.use((ctx) => {
+      runs++
+      ctx.status = 201
+      ctx.body = { run: runs, padding: 'x'.repeat(200) }
+    })
+    const first = await request(app.callback()).post('/').set('Idempotency-Key', 'k').send({})
+    const replay = await request(app.callback()).post('/').set('Idempotency-Key', 'k').send({})
+    expect(first.headers['content-encoding']).toBe('gzip')
+    expect(replay.status).toBe(201)
+    expect(replay.headers['idempotent-replayed']).toBe('true')
+    expect(replay.body).toEqual(first.body)
+    expect(runs).toBe(1)
   })
 
   it('stores before the last byte, so an immediate retry replays even with a slow store', async () => {
