@@ -132,7 +132,7 @@ class Recording extends BodyCapture implements CaptureControl {
     return !this.#ended && this.#res.destroyed
   }
 
-  /** The response's final `end(...args)`; `end` is Node's own, called once the record is stored. */
+  /** The response's final `end(...args)`; `end`, the one it wrapped, runs once the record is stored. */
   end(end: AnyFn, args: unknown[]): void {
     const res = this.#res
     this.#ended = true
