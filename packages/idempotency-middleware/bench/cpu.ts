@@ -8,8 +8,8 @@ import { IncomingMessage, ServerResponse } from 'node:http'
 import { Duplex } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { idempotency, MemoryStore } from '@steadfast/idempotency-middleware'
-import type { RequestHandler } from 'express'
 import express from 'express4'
+import { floorGuard } from './floor.js'
 
 const VARIANTS = ['bare', 'ours-memory', 'ours-memory-full', 'floor-memory'] as const
 type Variant = (typeof VARIANTS)[number]
@@ -22,31 +22,6 @@ class NullSocket extends Duplex {
   override _read(): void {}
   override _write(_chunk: unknown, _encoding: string, done: () => void): void {
     done()
-  }
-}
-
-/** The bench's floor (see server.ts): a Map and the response-prototype hook, nothing else. */
-function floorGuard(): RequestHandler {
-  const records = new Map<string, { status: number; body: unknown }>()
-  const recording = new WeakMap<object, string>()
-  let wrapped = false
-  return (req, res, next) => {
-    const key = req.headers['idempotency-key'] as string
-    if (!wrapped) {
-      wrapped = true
-      const proto = Object.getPrototypeOf(res) as { end: (...args: unknown[]) => unknown }
-      const end = proto.end
-      proto.end = function (this: typeof res, ...args: unknown[]) {
-        const key = recording.get(this)
-        if (key !== undefined) {
-          recording.delete(this)
-          records.set(key, { status: this.statusCode, body: args[0] })
-        }
-        return end.apply(this, args)
-      }
-    }
-    recording.set(res, key)
-    next()
   }
 }
 

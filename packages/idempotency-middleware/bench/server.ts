@@ -13,6 +13,7 @@ import {
 } from 'express-idempotency'
 import express from 'express4'
 import { Redis, type RedisOptions } from 'ioredis'
+import { floorGuard } from './floor.js'
 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const TTL_MS = 86_400_000
@@ -120,43 +121,6 @@ function nodeIdempotencyMiddleware(idem: Idempotency): RequestHandler {
         res.status(status).json({ error: error.code })
       },
     )
-  }
-}
-
-/**
- * The floor, for scale: the least any guard must do on a first request. A Map keyed by the raw
- * header holding status and body, recorded through a write/end wrapper on the app's response
- * prototype (as ours does, since own wrappers cost more); no fingerprint, no claim or lease (so
- * no exactly-once), no header allowlist, no bound, no errors.
- */
-function floorGuard(): RequestHandler {
-  const records = new Map<string, { status: number; body: unknown }>()
-  const recording = new WeakMap<object, string>()
-  let wrapped = false
-  return (req, res, next) => {
-    const key = req.headers['idempotency-key']
-    if (typeof key !== 'string') return next()
-    const done = records.get(key)
-    if (done) {
-      res.statusCode = done.status
-      res.end(done.body)
-      return
-    }
-    if (!wrapped) {
-      wrapped = true
-      const proto = Object.getPrototypeOf(res) as { end: (...args: unknown[]) => unknown }
-      const end = proto.end
-      proto.end = function (this: Response, ...args: unknown[]) {
-        const key = recording.get(this)
-        if (key !== undefined) {
-          recording.delete(this)
-          records.set(key, { status: this.statusCode, body: args[0] })
-        }
-        return end.apply(this, args)
-      }
-    }
-    recording.set(res, key)
-    next()
   }
 }
 
