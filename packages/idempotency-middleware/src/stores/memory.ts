@@ -14,25 +14,47 @@ export interface MemoryStoreOptions {
   sweepIntervalMs?: number
 }
 
-/** A record: in flight until `response` is set (the same object moves to the completed map). */
+/** A record: in flight until `done`, then the stored response, its body kept in `body`. */
 interface Entry {
+  /** Its key in the map, so eviction can walk values without allocating [key, value] pairs. */
+  key: string
   fingerprint: string
   token: string
   expiresAt: number
-  /** The stored response, its body kept in `body` instead. */
-  response: StoredResponse | undefined
+  done: boolean
+  status: number
+  headers: Record<string, string | string[]>
   /**
    * The body bytes as a latin1 string (one char per byte): exactly sized and on the V8 heap.
    * A small response body is a slice of Node's shared 8 KiB Buffer pool, and keeping the slice
    * would pin the whole pool: ~600 B of external memory per record, measured at 50k records.
    */
   body: string
+  bodyOmitted: boolean
 }
 
-const EMPTY = new Uint8Array(0)
+const EMPTY_HEADERS: Record<string, string | string[]> = {}
 const toText = (bytes: Uint8Array): string =>
-  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
+  (Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  ).toString('latin1')
 const toBytes = (text: string): Uint8Array => Buffer.from(text, 'latin1')
+
+/** True when `a` and `b` hold the same names with the same string values. */
+function sameStringHeaders(
+  a: Record<string, string | string[]>,
+  b: Record<string, string | string[]>,
+): boolean {
+  let count = 0
+  for (const name in a) {
+    const value = a[name]
+    if (typeof value !== 'string' || value !== b[name]) return false
+    count++
+  }
+  for (const _ in b) count--
+  return count === 0
+}
 
 /**
  * The default store: one process, bounded, with TTLs. Use `RedisStore` when more than one
@@ -43,17 +65,19 @@ const toBytes = (text: string): Uint8Array => Buffer.from(text, 'latin1')
 export class MemoryStore implements IdempotencyStore {
   readonly name = 'memory'
   readonly #maxEntries: number
-  // Two maps: completed records in completion order make "evict the oldest completed" O(1),
-  // and in-flight claims are never candidates.
-  readonly #inFlight = new Map<string, Entry>()
-  readonly #completed = new Map<string, Entry>()
+  // One map, in claim order: a claim and its completion cost one lookup each (the map ops are a
+  // measurable part of a request once it holds 10k+ records); eviction skips in-flight records.
+  readonly #records = new Map<string, Entry>()
   // Tokens only fence owners within this process, so unique is enough: no random bytes per claim.
   readonly #tokenPrefix = `${randomUUID()}:`
   #tokens = 0
-  // Eviction keeps one iterator over the completed records (oldest first) across calls: a fresh
-  // keys() starts at the table's front and steps over every entry deleted since the last rehash,
-  // tens of thousands at a full store's steady state (measured: +20 µs per request at 100k).
-  #oldest: Iterator<string> | undefined
+  // Eviction keeps one iterator over the records (oldest first) across calls: a fresh values()
+  // starts at the table's front and steps over every entry deleted since the last rehash, tens
+  // of thousands at a full store's steady state (measured: +20 µs per request at 100k).
+  #oldest: Iterator<Entry> | undefined
+  // Most responses of an app carry the same replayed headers: records share one object for
+  // them rather than each keeping its own copy alive for its TTL (less for the GC to move).
+  #lastHeaders = EMPTY_HEADERS
   readonly #waiters = new Map<string, Set<() => void>>()
   readonly #sweeper: ReturnType<typeof setInterval>
 
@@ -65,7 +89,7 @@ export class MemoryStore implements IdempotencyStore {
 
   /** Number of records held (in flight and completed). */
   get size(): number {
-    return this.#inFlight.size + this.#completed.size
+    return this.#records.size
   }
 
   /** The operations without promises: the Express and Koa guards use these directly. */
@@ -125,11 +149,8 @@ export class MemoryStore implements IdempotencyStore {
   /** Removes expired records now (also runs every `sweepIntervalMs`). */
   sweep(): void {
     const now = Date.now()
-    for (const [key, record] of this.#completed) {
-      if (record.expiresAt <= now) this.#completed.delete(key)
-    }
-    for (const [key, record] of this.#inFlight) {
-      if (record.expiresAt <= now) this.#inFlight.delete(key)
+    for (const [key, record] of this.#records) {
+      if (record.expiresAt <= now) this.#records.delete(key)
     }
   }
 
@@ -137,81 +158,104 @@ export class MemoryStore implements IdempotencyStore {
   async close(): Promise<void> {
     clearInterval(this.#sweeper)
     for (const key of [...this.#waiters.keys()]) this.#wake(key)
-    this.#inFlight.clear()
-    this.#completed.clear()
+    this.#records.clear()
   }
 
   #claim(key: string, fingerprint: string, leaseMs: number): ClaimResult {
     const now = Date.now()
-    const done = this.#completed.get(key)
-    if (done) {
-      if (done.expiresAt > now) {
-        const response = { ...(done.response as StoredResponse), body: toBytes(done.body) }
-        return { state: 'completed', fingerprint: done.fingerprint, response }
+    const found = this.#records.get(key)
+    if (found !== undefined && found.expiresAt > now) {
+      if (!found.done) {
+        return {
+          state: 'in-progress',
+          fingerprint: found.fingerprint,
+          retryAfterMs: found.expiresAt - now,
+        }
       }
-      this.#completed.delete(key)
-    }
-    const current = this.#inFlight.get(key)
-    if (current && current.expiresAt > now) {
-      return {
-        state: 'in-progress',
-        fingerprint: current.fingerprint,
-        retryAfterMs: current.expiresAt - now,
+      const response: StoredResponse = {
+        status: found.status,
+        headers: found.headers,
+        body: toBytes(found.body),
       }
+      if (found.bodyOmitted) response.bodyOmitted = true
+      return { state: 'completed', fingerprint: found.fingerprint, response }
     }
+    // An expired record claimed again counts as new: it moves to the end of the eviction order.
+    if (found !== undefined) this.#records.delete(key)
     const token = this.#tokenPrefix + ++this.#tokens
-    this.#inFlight.set(key, {
+    this.#records.set(key, {
+      key,
       fingerprint,
       token,
       expiresAt: now + leaseMs,
-      response: undefined,
+      done: false,
+      status: 0,
+      headers: EMPTY_HEADERS,
       body: '',
+      bodyOmitted: false,
     })
     this.#evict()
     return { state: 'claimed', token }
   }
 
+  /** The record `token` owns with a live lease, if any. */
+  #owned(key: string, token: string, now: number): Entry | undefined {
+    const current = this.#records.get(key)
+    if (current === undefined || current.done || current.token !== token) return undefined
+    return current.expiresAt > now ? current : undefined
+  }
+
   #complete(key: string, token: string, response: StoredResponse, ttlMs: number): boolean {
     const now = Date.now()
-    const current = this.#inFlight.get(key)
-    if (!current || current.token !== token || current.expiresAt <= now) return false
-    this.#inFlight.delete(key)
-    current.response = { ...response, body: EMPTY }
+    const current = this.#owned(key, token, now)
+    if (current === undefined) return false
+    let headers = response.headers
+    if (sameStringHeaders(headers, this.#lastHeaders)) headers = this.#lastHeaders
+    else this.#lastHeaders = headers
+    current.done = true
+    current.status = response.status
+    current.headers = headers
     current.body = toText(response.body)
+    current.bodyOmitted = response.bodyOmitted === true
     current.expiresAt = now + ttlMs
     // Only in-flight records are fenced; dropping the token lets it die young instead of being
     // kept (and copied by the GC) for the record's whole TTL.
     current.token = ''
-    this.#completed.set(key, current)
-    this.#evict()
     this.#wake(key)
     return true
   }
 
   #release(key: string, token: string): void {
-    const current = this.#inFlight.get(key)
-    if (current?.token !== token) return
-    this.#inFlight.delete(key)
+    const current = this.#records.get(key)
+    if (current === undefined || current.done || current.token !== token) return
+    this.#records.delete(key)
     this.#wake(key)
   }
 
   #renew(key: string, token: string, leaseMs: number): boolean {
     const now = Date.now()
-    const current = this.#inFlight.get(key)
-    if (!current || current.token !== token || current.expiresAt <= now) return false
+    const current = this.#owned(key, token, now)
+    if (current === undefined) return false
     current.expiresAt = now + leaseMs
     return true
   }
 
+  /** Drops the oldest completed records while over the bound; in-flight ones are stepped over. */
   #evict(): void {
-    while (this.size > this.#maxEntries && this.#completed.size > 0) {
+    const records = this.#records
+    let restarted = false
+    while (records.size > this.#maxEntries) {
       let next = this.#oldest?.next()
       if (next === undefined || next.done) {
-        this.#oldest = this.#completed.keys()
+        // A second pass in one call would find only in-flight records: hold more than the bound.
+        if (restarted) return
+        restarted = true
+        this.#oldest = records.values()
         next = this.#oldest.next()
+        if (next.done) return
       }
-      if (next.done) return
-      this.#completed.delete(next.value)
+      const entry = next.value
+      if (entry.done) records.delete(entry.key)
     }
   }
 
