@@ -8,7 +8,7 @@ import {
 } from './errors.js'
 import { pickHeaders, replayHeaderSet } from './headers.js'
 import { type ErrorFormat, type ErrorResponse, renderError } from './problem.js'
-import { Deadlines, sharedTicker, type Ticker } from './scheduler.js'
+import { Deadlines, sharedTicker, type Ticker, type TickerSlot } from './scheduler.js'
 import type { ClaimResult, IdempotencyStore, StoredResponse } from './store.js'
 import { MemoryStore } from './stores/memory.js'
 
@@ -321,6 +321,7 @@ export class ActiveClaim {
   #renewing = false
   #settled = false
   #stopped = false
+  readonly #slot: TickerSlot
   /**
    * The response being recorded, asked on each renewal tick whether its client left (polled:
    * a 'close' listener on every response costs more than the rare abort it catches).
@@ -334,7 +335,7 @@ export class ActiveClaim {
     const now = Date.now()
     this.#holdUntil = now + engine.maxLeaseHoldMs
     this.#renewAt = now + engine.leaseMs / 3
-    engine.renewals.add(this)
+    this.#slot = engine.renewals.add(this)
   }
 
   /** Called by the engine's renewal ticker; false once renewing is over. */
@@ -370,7 +371,7 @@ export class ActiveClaim {
   #settle(): boolean {
     if (this.#settled) return false
     this.#settled = true
-    this.#engine.renewals.delete(this)
+    this.#engine.renewals.delete(this.#slot)
     return true
   }
 

@@ -9,9 +9,23 @@ interface Due {
   check(now: number): boolean
 }
 
-/** One lazily started, unref()ed interval checking a set of entries; stops when the set empties. */
+/** An entry's place in a {@link Ticker}, handed back by `add` to pass to `delete`. */
+export interface TickerSlot {
+  readonly due: Due
+  prev: TickerSlot | undefined
+  next: TickerSlot | undefined
+  linked: boolean
+}
+
+/**
+ * One lazily started, unref()ed interval checking a list of entries; stops when it empties. A
+ * linked list rather than a Set: every request adds and deletes one entry, and a Set hashes the
+ * object's identity on each (measured, a few hundred ns per request under load).
+ */
 export class Ticker {
-  readonly #entries = new Set<Due>()
+  #head: TickerSlot | undefined
+  #tail: TickerSlot | undefined
+  #size = 0
   readonly #tickMs: number
   #timer: ReturnType<typeof setInterval> | undefined
 
@@ -19,23 +33,36 @@ export class Ticker {
     this.#tickMs = Math.max(1, Math.floor(tickMs))
   }
 
-  add(entry: Due): void {
-    this.#entries.add(entry)
-    if (this.#timer) return
-    this.#timer = setInterval(() => this.#tick(), this.#tickMs)
-    this.#timer.unref()
+  add(due: Due): TickerSlot {
+    const slot: TickerSlot = { due, prev: this.#tail, next: undefined, linked: true }
+    if (this.#tail) this.#tail.next = slot
+    else this.#head = slot
+    this.#tail = slot
+    this.#size++
+    if (this.#timer === undefined) {
+      this.#timer = setInterval(() => this.#tick(), this.#tickMs)
+      this.#timer.unref()
+    }
+    return slot
   }
 
-  delete(entry: Due): void {
-    this.#entries.delete(entry)
+  delete(slot: TickerSlot): void {
+    if (!slot.linked) return
+    slot.linked = false
+    // `slot.next` is kept: a tick standing on this slot still finds its way on.
+    if (slot.prev) slot.prev.next = slot.next
+    else this.#head = slot.next
+    if (slot.next) slot.next.prev = slot.prev
+    else this.#tail = slot.prev
+    this.#size--
   }
 
   #tick(): void {
     const now = Date.now()
-    for (const entry of this.#entries) {
-      if (!entry.check(now)) this.#entries.delete(entry)
+    for (let slot = this.#head; slot !== undefined; slot = slot.next) {
+      if (slot.linked && !slot.due.check(now)) this.delete(slot)
     }
-    if (this.#entries.size === 0 && this.#timer) {
+    if (this.#size === 0 && this.#timer !== undefined) {
       clearInterval(this.#timer)
       this.#timer = undefined
     }
@@ -72,21 +99,20 @@ export class Deadlines {
   run<T>(promise: Promise<T>, what: string, timeoutMs = this.#timeoutMs): Promise<T> {
     return new Promise((resolve, reject) => {
       const deadline = Date.now() + timeoutMs
-      const entry: Due = {
+      const slot = this.#ticker.add({
         check: (now) => {
           if (now < deadline) return true
           reject(new IdempotencyStoreError(`Store ${what} timed out after ${timeoutMs} ms`))
           return false
         },
-      }
-      this.#ticker.add(entry)
+      })
       promise.then(
         (value) => {
-          this.#ticker.delete(entry)
+          this.#ticker.delete(slot)
           resolve(value)
         },
         (error: unknown) => {
-          this.#ticker.delete(entry)
+          this.#ticker.delete(slot)
           reject(new IdempotencyStoreError(`Store ${what} failed`, { cause: error }))
         },
       )
