@@ -50,6 +50,29 @@ describe('MemoryStore', () => {
     })
   })
 
+  describe('when records carry headers', () => {
+    it('replays each record with its own headers, equal ones shared or not', async () => {
+      const store = new MemoryStore()
+      const headersOf = [
+        { 'content-type': 'application/json' },
+        { 'content-type': 'application/json' },
+        { 'content-type': 'text/plain', etag: '"v2"' },
+        { 'content-type': 'application/json', link: ['<a>; rel=a', '<b>; rel=b'] },
+        {},
+      ]
+      for (const [i, headers] of headersOf.entries()) {
+        const claim = store.sync.claim(`k${i}`, 'fp', 10_000)
+        if (claim.state !== 'claimed') throw new Error('not claimed')
+        store.sync.complete(`k${i}`, claim.token, { ...RESPONSE, headers: { ...headers } }, 60_000)
+      }
+      for (const [i, headers] of headersOf.entries()) {
+        const done = store.sync.claim(`k${i}`, 'fp', 10_000)
+        expect(done.state === 'completed' && done.response.headers).toEqual(headers)
+      }
+      await store.close()
+    })
+  })
+
   describe('when full', () => {
     it('evicts the oldest completed records first and never an in-flight one', async () => {
       const store = new MemoryStore({ maxEntries: 3 })
