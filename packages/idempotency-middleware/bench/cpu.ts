@@ -11,7 +11,13 @@ import { idempotency, MemoryStore } from '@steadfast/idempotency-middleware'
 import express from 'express4'
 import { floorGuard } from './floor.js'
 
-const VARIANTS = ['bare', 'ours-memory', 'ours-memory-full', 'floor-memory'] as const
+const VARIANTS = [
+  'bare',
+  'ours-memory',
+  'ours-memory-full',
+  'floor-memory',
+  'floor-memory-hashed',
+] as const
 type Variant = (typeof VARIANTS)[number]
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000)
@@ -34,6 +40,7 @@ function makeApp(variant: Variant) {
     app.use(idempotency({ store: new MemoryStore({ maxEntries: 1_000_000 }) }))
   }
   if (variant === 'floor-memory') app.use(floorGuard())
+  if (variant === 'floor-memory-hashed') app.use(floorGuard(true))
   app.post('/orders', (req, res) => {
     res.status(201).json({ id: 'ord_123', amount: req.body.amount, currency: 'usd' })
   })

@@ -1,13 +1,14 @@
 // Throughput, latency and server CPU of a bare Express 4 POST vs the same route behind our
 // middleware (MemoryStore, RedisStore) and behind two peers, in interleaved rounds, as ratios
-// to bare in the same round. Run: npm run build -w @steadfast/idempotency-middleware && npm run bench -w @steadfast/idempotency-middleware
+// to bare in the same round; driven by wrk, or by autocannon where wrk is not installed
+// (bench/load.ts). Run: npm run build -w @steadfast/idempotency-middleware && npm run bench -w @steadfast/idempotency-middleware
 import { type ChildProcess, fork } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import autocannon from 'autocannon'
 import { startRedisServer } from '../../../test-support/redis-server.js'
+import { driver, load } from './load.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2)
@@ -19,6 +20,7 @@ const ALL_VARIANTS = [
   'ours-redis-autopipeline',
   'ours-memory-rawbody',
   'floor-memory',
+  'floor-memory-hashed',
   'express-idempotency-memory',
   'express-idempotency-redis',
   'node-idempotency-memory',
@@ -70,33 +72,22 @@ async function measure(variant: Variant, scenario: Scenario, seconds = SECONDS):
   const { port } = await ask<{ port: number }>({ type: 'use', variant })
   const replayKey = randomUUID()
   if (scenario === 'replays') await (await post(port, '/orders', replayKey)).arrayBuffer()
-  const prefix = randomUUID()
-  let n = 0
   const before = await ask<NodeJS.CpuUsage>({ type: 'cpu' })
-  const result = await autocannon({
+  const result = await load({
     url: `http://127.0.0.1:${port}/orders`,
-    connections: CONNECTIONS,
-    duration: seconds,
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'idempotency-key': replayKey },
     body: BODY,
-    requests: [
-      {
-        setupRequest: (request) => {
-          if (scenario === 'unique keys') request.headers['idempotency-key'] = `${prefix}-${n++}`
-          return request
-        },
-      },
-    ],
+    connections: CONNECTIONS,
+    seconds,
+    key: scenario === 'unique keys' ? { unique: randomUUID() } : { fixed: replayKey },
   })
   const after = await ask<NodeJS.CpuUsage>({ type: 'cpu' })
   const cpu = after.user - before.user + (after.system - before.system)
   return {
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    cpuUsPerReq: cpu / Math.max(1, result.requests.total),
-    non2xx: result.non2xx + result.errors,
+    rps: result.rps,
+    p50: result.p50,
+    p99: result.p99,
+    cpuUsPerReq: cpu / Math.max(1, result.total),
+    non2xx: result.non2xx,
   }
 }
 
@@ -195,7 +186,7 @@ const fmt = (n: number, digits = 0) =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
 const lines: string[] = []
 lines.push(
-  `Express 4.22, Node ${process.version}, autocannon ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds × ${SECONDS} s per cell, loopback; servers in a child process. Medians over rounds; ratios are to bare Express in the same round.`,
+  `Express 4.22, Node ${process.version}, ${driver} ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds × ${SECONDS} s per cell, loopback; servers in a child process. Medians over rounds; ratios are to bare Express in the same round.`,
   '',
   '| scenario | variant | req/s | × bare | p50 ms | p99 ms | server CPU µs/req | CPU × bare | non-2xx |',
   '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -223,8 +214,8 @@ lines.push(
   '| Race: 50 concurrent requests, one key, 50 ms handler | handler runs | responses |',
   '| --- | ---: | --- |',
 )
-// The floor claims nothing, so it has no race to win.
-for (const variant of VARIANTS.filter((v) => v !== 'bare' && v !== 'floor-memory')) {
+// The floors claim nothing, so they have no race to win.
+for (const variant of VARIANTS.filter((v) => v !== 'bare' && !v.startsWith('floor'))) {
   const { runs, statuses } = await race(variant)
   lines.push(`| ${variant} | ${runs} | ${statuses} |`)
 }
