@@ -184,18 +184,20 @@ async function race(variant: Variant): Promise<{ runs: number; statuses: string 
 
 const fmt = (n: number, digits = 0) =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+// The spread of a variant's ratio over the rounds: how far one round can be trusted on this box.
+const spread = (values: number[]) => `${fmt(Math.min(...values), 2)}–${fmt(Math.max(...values), 2)}`
 const lines: string[] = []
 lines.push(
   `Express 4.22, Node ${process.version}, ${driver} ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds × ${SECONDS} s per cell, loopback; servers in a child process. Medians over rounds; ratios are to bare Express in the same round.`,
   '',
-  '| scenario | variant | req/s | × bare | p50 ms | p99 ms | server CPU µs/req | CPU × bare | non-2xx |',
-  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  '| scenario | variant | req/s | × bare | × bare, lowest–highest round | p50 ms | p99 ms | server CPU µs/req | CPU × bare | non-2xx |',
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
 )
 for (const scenario of SCENARIOS) {
   for (const variant of VARIANTS) {
     const s = samples.get(id(variant, scenario)) ?? []
     lines.push(
-      `| ${scenario} | ${variant} | ${fmt(median(s.map((x) => x.rps)))} | ${fmt(median(ratios.get(id(variant, scenario)) ?? []), 2)} | ${fmt(median(s.map((x) => x.p50)), 1)} | ${fmt(median(s.map((x) => x.p99)), 1)} | ${fmt(median(s.map((x) => x.cpuUsPerReq)), 1)} | ${fmt(median(cpuRatios.get(id(variant, scenario)) ?? []), 2)} | ${s.reduce((a, x) => a + x.non2xx, 0)} |`,
+      `| ${scenario} | ${variant} | ${fmt(median(s.map((x) => x.rps)))} | ${fmt(median(ratios.get(id(variant, scenario)) ?? []), 2)} | ${spread(ratios.get(id(variant, scenario)) ?? [])} | ${fmt(median(s.map((x) => x.p50)), 1)} | ${fmt(median(s.map((x) => x.p99)), 1)} | ${fmt(median(s.map((x) => x.cpuUsPerReq)), 1)} | ${fmt(median(cpuRatios.get(id(variant, scenario)) ?? []), 2)} | ${s.reduce((a, x) => a + x.non2xx, 0)} |`,
     )
   }
 }
