@@ -112,6 +112,20 @@ describe('MemoryStore', () => {
       expect((await store.claim('a', 'fp', 60_000)).state).toBe('in-progress')
       await store.close()
     })
+
+    it('comes back within the bound as soon as an in-flight claim completes', () => {
+      const store = new MemoryStore({ maxEntries: 2 })
+      const tokens = ['a', 'b', 'c'].map((key) => {
+        const claim = store.sync.claim(key, 'fp', 60_000)
+        if (claim.state !== 'claimed') throw new Error('not claimed')
+        return claim.token
+      })
+      store.sync.complete('a', tokens[0] as string, RESPONSE, 60_000)
+      expect(store.size).toBe(2)
+      expect(store.sync.claim('b', 'fp', 60_000).state).toBe('in-progress')
+      expect(store.sync.claim('c', 'fp', 60_000).state).toBe('in-progress')
+      void store.close()
+    })
   })
 
   describe('when records expire', () => {

@@ -221,6 +221,8 @@ export class MemoryStore implements IdempotencyStore {
     // Only in-flight records are fenced; dropping the token lets it die young instead of being
     // kept (and copied by the GC) for the record's whole TTL.
     current.token = ''
+    // Claims made while every record was in flight may have left the store over its bound.
+    this.#evict()
     this.#wake(key)
     return true
   }
@@ -243,6 +245,7 @@ export class MemoryStore implements IdempotencyStore {
   /** Drops the oldest completed records while over the bound; in-flight ones are stepped over. */
   #evict(): void {
     const records = this.#records
+    if (records.size <= this.#maxEntries) return
     let restarted = false
     while (records.size > this.#maxEntries) {
       let next = this.#oldest?.next()
