@@ -71,6 +71,22 @@ describe('MemoryStore', () => {
       }
       await store.close()
     })
+
+    it('hands out headers that a caller may change without touching other records', () => {
+      const store = new MemoryStore()
+      for (const key of ['a', 'b']) {
+        const claim = store.sync.claim(key, 'fp', 10_000)
+        if (claim.state !== 'claimed') throw new Error('not claimed')
+        const headers = { 'content-type': 'application/json' }
+        store.sync.complete(key, claim.token, { ...RESPONSE, headers }, 60_000)
+      }
+      const a = store.sync.claim('a', 'fp', 10_000)
+      if (a.state !== 'completed') throw new Error('not completed')
+      a.response.headers['content-type'] = 'text/html'
+      const b = store.sync.claim('b', 'fp', 10_000)
+      expect(b.state === 'completed' && b.response.headers['content-type']).toBe('application/json')
+      void store.close()
+    })
   })
 
   describe('when full', () => {

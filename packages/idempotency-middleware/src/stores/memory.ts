@@ -172,9 +172,10 @@ export class MemoryStore implements IdempotencyStore {
           retryAfterMs: found.expiresAt - now,
         }
       }
+      // A copy: the headers object may be shared with other records (see #lastHeaders).
       const response: StoredResponse = {
         status: found.status,
-        headers: found.headers,
+        headers: { ...found.headers },
         body: toBytes(found.body),
       }
       if (found.bodyOmitted) response.bodyOmitted = true
@@ -242,7 +243,10 @@ export class MemoryStore implements IdempotencyStore {
     return true
   }
 
-  /** Drops the oldest completed records while over the bound; in-flight ones are stepped over. */
+  /**
+   * Drops the oldest completed records while over the bound. In-flight ones are stepped over and
+   * become candidates again on the iterator's next pass over the map.
+   */
   #evict(): void {
     const records = this.#records
     if (records.size <= this.#maxEntries) return
