@@ -25,7 +25,6 @@ export interface TickerSlot {
 export class Ticker {
   #head: TickerSlot | undefined
   #tail: TickerSlot | undefined
-  #size = 0
   readonly #tickMs: number
   #timer: ReturnType<typeof setInterval> | undefined
 
@@ -38,7 +37,6 @@ export class Ticker {
     if (this.#tail) this.#tail.next = slot
     else this.#head = slot
     this.#tail = slot
-    this.#size++
     if (this.#timer === undefined) {
       this.#timer = setInterval(() => this.#tick(), this.#tickMs)
       this.#timer.unref()
@@ -54,7 +52,6 @@ export class Ticker {
     else this.#head = slot.next
     if (slot.next) slot.next.prev = slot.prev
     else this.#tail = slot.prev
-    this.#size--
   }
 
   #tick(): void {
@@ -62,7 +59,7 @@ export class Ticker {
     for (let slot = this.#head; slot !== undefined; slot = slot.next) {
       if (slot.linked && !slot.due.check(now)) this.delete(slot)
     }
-    if (this.#size === 0 && this.#timer !== undefined) {
+    if (this.#head === undefined && this.#timer !== undefined) {
       clearInterval(this.#timer)
       this.#timer = undefined
     }
