@@ -1,9 +1,41 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { IdempotencyEngine, isIdempotencyStoreError, MemoryStore } from '../src/index.js'
-import { Deadlines } from '../src/scheduler.js'
+import { Deadlines, Ticker, type TickerSlot } from '../src/scheduler.js'
 
 afterEach(() => {
   vi.useRealTimers()
+})
+
+describe('Ticker', () => {
+  it('checks every live entry once per tick, even when one drops another mid-tick', async () => {
+    vi.useFakeTimers()
+    const ticker = new Ticker(100)
+    const checked: string[] = []
+    const slots: Record<string, TickerSlot> = {}
+    const entry = (name: string, keep: () => boolean) => {
+      slots[name] = ticker.add({
+        check: () => {
+          checked.push(name)
+          return keep()
+        },
+      })
+    }
+    entry('a', () => {
+      ticker.delete(slots.b as TickerSlot)
+      return false
+    })
+    entry('b', () => true)
+    entry('c', () => true)
+    entry('d', () => false)
+    await vi.advanceTimersByTimeAsync(100)
+    expect(checked).toEqual(['a', 'c', 'd'])
+    await vi.advanceTimersByTimeAsync(100)
+    expect(checked).toEqual(['a', 'c', 'd', 'c'])
+    ticker.delete(slots.c as TickerSlot)
+    await vi.advanceTimersByTimeAsync(100)
+    expect(checked).toHaveLength(4)
+    expect(vi.getTimerCount()).toBe(0)
+  })
 })
 
 describe('Deadlines', () => {
