@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import { randomUUID } from 'node:crypto'
 import type { ClaimResult, IdempotencyStore, StoredResponse } from './store.js'
 
@@ -64,6 +65,23 @@ type ClaimReply = [Buffer, ...(Buffer | number)[]]
 
 const text = (value: Buffer | number | undefined): string =>
   value === undefined ? '' : value.toString()
+
+// Up to this size a UTF-8 body is sent as a string (see bodyArgument); larger ones stay bytes,
+// which ioredis copies once instead of decoding, concatenating and encoding them again.
+const STRING_BODY_BYTES = 16_384
+
+/**
+ * The body as a script argument, its bytes unchanged. A small UTF-8 body (most JSON) goes as a
+ * string: with every argument a string, ioredis writes the command as one string instead of
+ * assembling a Buffer from its pieces (3.3 µs against 1.4 µs per command, measured on
+ * ioredis 5's Command). Valid UTF-8 decodes and re-encodes to the same bytes.
+ */
+function bodyArgument(body: Uint8Array): string | Buffer {
+  const bytes = Buffer.isBuffer(body)
+    ? body
+    : Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+  return bytes.byteLength <= STRING_BODY_BYTES && isUtf8(bytes) ? bytes.toString('utf8') : bytes
+}
 
 /**
  * Records in Redis: one hash per key with a PX expiry, each operation one atomic Lua script and
@@ -133,13 +151,12 @@ export class RedisStore implements IdempotencyStore {
     response: StoredResponse,
     ttlMs: number,
   ): Promise<boolean> {
-    const body = response.body
     const reply = await this.#complete(
       this.#prefix + key,
       token,
       String(response.status),
       JSON.stringify(response.headers),
-      Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+      bodyArgument(response.body),
       response.bodyOmitted ? '1' : '',
       Math.ceil(ttlMs),
     )

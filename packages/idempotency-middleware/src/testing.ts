@@ -145,6 +145,26 @@ export function describeStore(
         expect(result.response.bodyOmitted ?? false).toBe(false)
       })
 
+      it('returns the exact bytes of UTF-8 bodies: multi-byte, with a BOM, from a view, large', async () => {
+        const text = '\uFEFF{"name":"h\u00e9llo \u2713 \u{1F600}"}'
+        const padded = Buffer.from(`--${text}--`)
+        const bodies = [
+          Buffer.from(text),
+          // A view into a larger buffer, as a plain Uint8Array.
+          new Uint8Array(padded.buffer, padded.byteOffset + 2, padded.byteLength - 4),
+          Buffer.from(`[${'"\u00e9t\u00e9",'.repeat(5_000)}0]`),
+        ]
+        for (const body of bodies) {
+          const k = key()
+          const claim = await store.claim(k, 'fp', 10_000)
+          if (claim.state !== 'claimed') throw new Error('not claimed')
+          expect(await store.complete(k, claim.token, response(body), 10_000)).toBe(true)
+          const result = await store.claim(k, 'fp', 10_000)
+          if (result.state !== 'completed') throw new Error('not completed')
+          expect(Buffer.from(result.response.body).equals(Buffer.from(body))).toBe(true)
+        }
+      })
+
       it('keeps the bodyOmitted flag and an empty body', async () => {
         const k = key()
         const claim = await store.claim(k, 'fp', 10_000)
