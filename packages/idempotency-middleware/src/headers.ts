@@ -62,8 +62,9 @@ export function pickHeaders(
   allow: ReadonlySet<string>,
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {}
-  for (const name in headers) {
-    if (!allow.has(name)) continue
+  // Looking the few allowed names up beats enumerating the response's headers: getHeaders()
+  // returns a null-prototype object, which V8 keeps as a dictionary, slow to walk with for-in.
+  for (const name of allow) {
     const value = headers[name]
     if (value === undefined) continue
     out[name] = typeof value === 'number' ? String(value) : value
