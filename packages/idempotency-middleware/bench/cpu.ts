@@ -3,13 +3,20 @@
 // kernel and no load generator in the measurement, so it is the one to profile and A/B with;
 // on a shared VM compare medians of several runs. It gives no throughput (see index.ts).
 // Run: npm run build -w @steadfast/idempotency-middleware && npm run bench:cpu -w @steadfast/idempotency-middleware
+// A/B: BENCH_AGAINST=/path/to/other/build/dist/esm/index.js runs one variant (BENCH_VARIANT,
+// default ours-memory) from that build (A) and from this one (B) in A B B A cycles: on this VM a
+// single pair of runs cannot tell a few µs from drift, and alternating cancels most of it.
 import { fork } from 'node:child_process'
 import { IncomingMessage, ServerResponse } from 'node:http'
 import { Duplex } from 'node:stream'
 import { fileURLToPath } from 'node:url'
-import { idempotency, MemoryStore } from '@steadfast/idempotency-middleware'
 import express from 'express4'
 import { floorGuard } from './floor.js'
+
+// The build under test: this package, or another build's entry point in an A/B child.
+const { idempotency, MemoryStore } = (await import(
+  process.env.BENCH_PACKAGE ?? '@steadfast/idempotency-middleware'
+)) as typeof import('@steadfast/idempotency-middleware')
 
 const VARIANTS = [
   'bare',
@@ -92,14 +99,18 @@ async function run(variant: Variant): Promise<number> {
 
 const child = process.argv[2]
 if (child) {
-  process.send?.(await run(child as Variant))
+  const perRequest = await run(child as Variant)
+  // Run on its own (e.g. under node --cpu-prof), it prints what it would report.
+  if (process.send) process.send(perRequest)
+  else process.stdout.write(`${child}: ${perRequest.toFixed(1)} µs per request\n`)
   process.exit(0)
 }
 
-const runOnce = (variant: Variant) =>
+const runOnce = (variant: Variant, buildPackage?: string) =>
   new Promise<number>((resolve, reject) => {
     const worker = fork(fileURLToPath(import.meta.url), [variant], {
       execArgv: ['--import', 'tsx'],
+      env: buildPackage ? { ...process.env, BENCH_PACKAGE: buildPackage } : process.env,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
     worker.once('message', (value) => resolve(value as number))
@@ -107,19 +118,48 @@ const runOnce = (variant: Variant) =>
   })
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1] ?? 0
 
-const results = new Map<Variant, number[]>(VARIANTS.map((v) => [v, []]))
-for (let round = 0; round < ROUNDS; round++) {
-  for (const variant of VARIANTS) results.get(variant)?.push(await runOnce(variant))
+const against = process.env.BENCH_AGAINST
+const lines: string[] = []
+if (against) {
+  const variant = (process.env.BENCH_VARIANT ?? 'ours-memory') as Variant
+  if (!VARIANTS.includes(variant)) throw new Error(`unknown BENCH_VARIANT ${variant}`)
+  lines.push(
+    `A/B of ${variant}: CPU µs per request in-process, ${ROUNDS} cycles of A B B A × ${REQUESTS} requests; A = ${against}, B = this build.`,
+    '',
+    '| cycle | A | B | B − A |',
+    '| --- | ---: | ---: | ---: |',
+  )
+  const deltas: number[] = []
+  for (let cycle = 1; cycle <= ROUNDS; cycle++) {
+    const a1 = await runOnce(variant, against)
+    const b1 = await runOnce(variant)
+    const b2 = await runOnce(variant)
+    const a2 = await runOnce(variant, against)
+    const a = (a1 + a2) / 2
+    const b = (b1 + b2) / 2
+    deltas.push(b - a)
+    lines.push(`| ${cycle} | ${a.toFixed(1)} | ${b.toFixed(1)} | ${(b - a).toFixed(1)} |`)
+  }
+  const mean = deltas.reduce((sum, d) => sum + d, 0) / deltas.length
+  lines.push(
+    '',
+    `B − A: mean ${mean.toFixed(1)} µs, lower in ${deltas.filter((d) => d < 0).length} of ${deltas.length} cycles.`,
+  )
+} else {
+  const results = new Map<Variant, number[]>(VARIANTS.map((v) => [v, []]))
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const variant of VARIANTS) results.get(variant)?.push(await runOnce(variant))
+  }
+  const bare = median(results.get('bare') ?? [])
+  lines.push(
+    `CPU µs per request, in-process (no sockets), ${ROUNDS} rounds × ${REQUESTS} requests, medians:`,
+    '',
+    '| variant | µs/req | × bare | + µs over bare |',
+    '| --- | ---: | ---: | ---: |',
+    ...VARIANTS.map((variant) => {
+      const value = median(results.get(variant) ?? [])
+      return `| ${variant} | ${value.toFixed(1)} | ${(value / bare).toFixed(2)} | ${(value - bare).toFixed(1)} |`
+    }),
+  )
 }
-const bare = median(results.get('bare') ?? [])
-const lines = [
-  `CPU µs per request, in-process (no sockets), ${ROUNDS} rounds × ${REQUESTS} requests, medians:`,
-  '',
-  '| variant | µs/req | × bare | + µs over bare |',
-  '| --- | ---: | ---: | ---: |',
-  ...VARIANTS.map((variant) => {
-    const value = median(results.get(variant) ?? [])
-    return `| ${variant} | ${value.toFixed(1)} | ${(value / bare).toFixed(2)} | ${(value - bare).toFixed(1)} |`
-  }),
-]
 process.stdout.write(`${lines.join('\n')}\n`)
