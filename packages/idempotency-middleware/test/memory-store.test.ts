@@ -121,6 +121,19 @@ describe('MemoryStore', () => {
       await store.close()
     })
 
+    it('evicts a batch of the oldest, 1/128 of the bound, once full', async () => {
+      const store = new MemoryStore({ maxEntries: 256 })
+      for (let i = 0; i < 256; i++) await complete(store, `k${i}`)
+      expect(store.size).toBe(256)
+      await complete(store, 'k256')
+      expect(store.size).toBe(255)
+      // Looked at before the claims below, which refill the store and evict again.
+      expect(store.sync.claim('k2', 'fp', 60_000).state).toBe('completed')
+      expect(store.sync.claim('k0', 'fp', 60_000).state).toBe('claimed')
+      expect(store.sync.claim('k1', 'fp', 60_000).state).toBe('claimed')
+      await store.close()
+    })
+
     it('holds more than maxEntries rather than dropping in-flight claims', async () => {
       const store = new MemoryStore({ maxEntries: 2 })
       for (const key of ['a', 'b', 'c']) await store.claim(key, 'fp', 60_000)
