@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import { asBuffer } from './bytes.js'
 import { IdempotencyConfigError } from './errors.js'
 import type { StoredResponse } from './store.js'
 
@@ -72,7 +73,7 @@ export function aesGcmEncryption(options: AesGcmEncryptionOptions): ResponseEncr
       return { status: response.status, headers: {}, body }
     },
     open(stored, aad) {
-      const data = Buffer.from(stored.body.buffer, stored.body.byteOffset, stored.body.byteLength)
+      const data = asBuffer(stored.body)
       if (data.length < MAGIC.length + 1 || !data.subarray(0, MAGIC.length).equals(MAGIC)) {
         throw new Error('Stored response is not encrypted')
       }

@@ -1,4 +1,5 @@
 import type { Context, Middleware, Next } from 'koa'
+import { asBuffer } from './bytes.js'
 import { type CapturableResponse, captureResponse } from './capture.js'
 import { type CoreOptions, exposeHeaders, IdempotencyEngine } from './core.js'
 import {
@@ -92,7 +93,7 @@ export function koaIdempotency(options: KoaIdempotencyOptions = {}): Middleware 
           'Access-Control-Expose-Headers',
           exposeHeaders(ctx.response.get('Access-Control-Expose-Headers'), omitted),
         )
-        ctx.body = Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+        ctx.body = asBuffer(body)
         // Koa types a Buffer body as octet-stream; a replay keeps the original (or no) type.
         if (headers['content-type'] === undefined) ctx.remove('Content-Type')
         return

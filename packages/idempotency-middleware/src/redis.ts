@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer'
 import { randomUUID } from 'node:crypto'
+import { asBuffer } from './bytes.js'
 import type { ClaimResult, IdempotencyStore, StoredResponse } from './store.js'
 
 /**
@@ -77,9 +78,7 @@ const STRING_BODY_BYTES = 16_384
  * ioredis 5's Command). Valid UTF-8 decodes and re-encodes to the same bytes.
  */
 function bodyArgument(body: Uint8Array): string | Buffer {
-  const bytes = Buffer.isBuffer(body)
-    ? body
-    : Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+  const bytes = asBuffer(body)
   return bytes.byteLength <= STRING_BODY_BYTES && isUtf8(bytes) ? bytes.toString('utf8') : bytes
 }
 

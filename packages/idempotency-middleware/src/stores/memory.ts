@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { asBuffer } from '../bytes.js'
 import type {
   ClaimResult,
   IdempotencyStore,
@@ -34,11 +35,7 @@ interface Entry {
 }
 
 const EMPTY_HEADERS: Record<string, string | string[]> = {}
-const toText = (bytes: Uint8Array): string =>
-  (Buffer.isBuffer(bytes)
-    ? bytes
-    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  ).toString('latin1')
+const toText = (bytes: Uint8Array): string => asBuffer(bytes).toString('latin1')
 const toBytes = (text: string): Uint8Array => Buffer.from(text, 'latin1')
 
 /** True when `a` and `b` hold the same names with the same string values. */
