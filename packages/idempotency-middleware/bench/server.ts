@@ -2,6 +2,8 @@
 // event loop. Reports ports and CPU usage over IPC. Imports the BUILT package by name.
 import type { Server } from 'node:http'
 import { Idempotency } from '@node-idempotency/core'
+import { MemoryStorageAdapter } from '@node-idempotency/storage-adapter-memory'
+import { RedisStorageAdapter } from '@node-idempotency/storage-adapter-redis'
 import { idempotency, keepRawBody, MemoryStore } from '@steadfast/idempotency-middleware'
 import { RedisStore } from '@steadfast/idempotency-middleware/redis'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
@@ -51,41 +53,38 @@ class RedisDataAdapter implements IIdempotencyDataAdapter {
   }
 }
 
-/** @node-idempotency storage adapters (its own memory/redis adapters are separate packages). */
-function nodeIdemMemory() {
-  const map = new Map<string, { value: string; expiresAt: number }>()
-  const live = (key: string) => {
-    const entry = map.get(key)
-    if (entry && entry.expiresAt <= Date.now()) map.delete(key)
-    return map.get(key)
-  }
-  return {
-    async setIfNotExists(key: string, value: string, { ttl = TTL_MS } = {}) {
-      if (live(key)) return false
-      map.set(key, { value, expiresAt: Date.now() + ttl })
-      return true
-    },
-    async set(key: string, value: string, { ttl = TTL_MS }: { ttl?: number }) {
-      map.set(key, { value, expiresAt: Date.now() + ttl })
-    },
-    async get(key: string) {
-      return live(key)?.value
-    },
-  }
+/** The operations @node-idempotency/core calls on its storage adapter. */
+interface NodeIdemStorage {
+  setIfNotExists(key: string, value: string, options?: { ttl?: number }): Promise<boolean>
+  set(key: string, value: string, options: { ttl?: number }): Promise<void>
+  get(key: string): Promise<string | undefined>
 }
 
-function nodeIdemRedis(client: Redis) {
-  return {
-    async setIfNotExists(key: string, value: string, { ttl = TTL_MS } = {}) {
-      return (await client.set(key, value, 'PX', ttl, 'NX')) === 'OK'
-    },
-    async set(key: string, value: string, { ttl = TTL_MS }: { ttl?: number }) {
-      await client.set(key, value, 'PX', ttl)
-    },
-    async get(key: string) {
-      return (await client.get(key)) ?? undefined
-    },
-  }
+/** Counts `adapter`'s calls as `variant`'s round trips (each is one Redis command). */
+function counted<T extends NodeIdemStorage>(variant: string, adapter: T): T {
+  roundTrips[variant] = 0
+  const counting =
+    <A extends unknown[], R>(call: (...args: A) => R) =>
+    (...args: A): R => {
+      roundTrips[variant] = (roundTrips[variant] ?? 0) + 1
+      return call.apply(adapter, args)
+    }
+  adapter.setIfNotExists = counting(adapter.setIfNotExists)
+  adapter.set = counting(adapter.set)
+  adapter.get = counting(adapter.get)
+  return adapter
+}
+
+// The published adapter keeps a node-redis 4 client, which pipelines the commands of one tick
+// on its own; one per process, connected once.
+let nodeIdemRedisAdapter: Promise<RedisStorageAdapter> | undefined
+async function nodeIdemRedis(): Promise<RedisStorageAdapter> {
+  nodeIdemRedisAdapter ??= (async () => {
+    const adapter = counted('node-idempotency-redis', new RedisStorageAdapter({ url: redisUrl }))
+    await adapter.connect()
+    return adapter
+  })()
+  return nodeIdemRedisAdapter
 }
 
 /** Glues @node-idempotency/core into Express (its Express package is not on npm). */
@@ -157,7 +156,10 @@ const hit = (req: Request) => getSharedIdempotencyService().isHit(req)
 
 // express-idempotency keeps one shared service per process, so each of its variants is set up
 // lazily, right before it is measured (see the `use` message).
-const variants: Record<string, () => ReturnType<typeof express>> = {
+const variants: Record<
+  string,
+  () => ReturnType<typeof express> | Promise<ReturnType<typeof express>>
+> = {
   bare: () => app('bare'),
   'ours-memory': () => app('ours-memory', idempotency({ store: new MemoryStore() })),
   'ours-redis': () =>
@@ -187,14 +189,14 @@ const variants: Record<string, () => ReturnType<typeof express>> = {
   'node-idempotency-memory': () =>
     app(
       'node-idempotency-memory',
-      nodeIdempotencyMiddleware(new Idempotency(nodeIdemMemory(), { cacheTTLMS: TTL_MS })),
+      nodeIdempotencyMiddleware(
+        new Idempotency(new MemoryStorageAdapter(), { cacheTTLMS: TTL_MS }),
+      ),
     ),
-  'node-idempotency-redis': () =>
+  'node-idempotency-redis': async () =>
     app(
       'node-idempotency-redis',
-      nodeIdempotencyMiddleware(
-        new Idempotency(nodeIdemRedis(redis('node-idempotency-redis')), { cacheTTLMS: TTL_MS }),
-      ),
+      nodeIdempotencyMiddleware(new Idempotency(await nodeIdemRedis(), { cacheTTLMS: TTL_MS })),
     ),
 }
 
@@ -210,16 +212,16 @@ process.on('message', (message: Message) => {
   const reply = (value: unknown) => process.send?.(value)
   switch (message.type) {
     case 'use': {
-      const listen = () => {
+      const listen = async () => {
         const factory = variants[message.variant]
         if (!factory) throw new Error(`unknown variant ${message.variant}`)
-        current = factory().listen(0, '127.0.0.1', () => {
+        current = (await factory()).listen(0, '127.0.0.1', () => {
           const address = current?.address()
           reply({ port: typeof address === 'object' && address ? address.port : 0 })
         })
       }
-      if (current) current.close(listen)
-      else listen()
+      if (current) current.close(() => void listen())
+      else void listen()
       current?.closeAllConnections()
       return
     }
@@ -233,7 +235,10 @@ process.on('message', (message: Message) => {
     case 'exit':
       current?.close()
       for (const client of clients) client.disconnect()
-      process.exit(0)
+      void Promise.resolve(nodeIdemRedisAdapter?.then((adapter) => adapter.disconnect())).finally(
+        () => process.exit(0),
+      )
+      return
   }
 })
 process.send?.({ ready: true })
