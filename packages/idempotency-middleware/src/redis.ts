@@ -19,72 +19,111 @@ export interface RedisStoreOptions {
   prefix?: string
 }
 
-// One hash per record: s = state (p in flight, c completed), f = fingerprint, t = fencing token,
-// st = status, h = headers JSON, b = body bytes, o = '1' when the body was omitted.
+// One string per record, so each step is a GET and at most one write. A hash took 3 to 4 calls
+// per script, and redis-server spent 10.1 µs of CPU per claim + complete against 6.6 µs now
+// (pipelined, INFO cpu). Layout, lengths in bytes:
+//   in flight: p<token>\n<fingerprint>
+//   completed: c<fingerprint length>\n<fingerprint><status>\n<'1' if the body was omitted>\n
+//              <headers JSON length>\n<headers JSON><body>
+// An expired record reads as missing (Redis expires lazily, by the script's start time), so a
+// claim takes over a lapsed lease by overwriting it.
 const CLAIM = `
-local v = redis.call('HMGET', KEYS[1], 's', 'f', 'st', 'h', 'b', 'o')
-if not v[1] then
-  redis.call('HSET', KEYS[1], 's', 'p', 'f', ARGV[1], 't', ARGV[2])
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-  return {'claimed'}
+local v = redis.call('GET', KEYS[1])
+if not v then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
 end
-if v[1] == 'p' then
-  return {'in-progress', v[2], redis.call('PTTL', KEYS[1])}
-end
-return {'completed', v[2], v[3], v[4], v[5], v[6] or ''}
+if string.byte(v, 1) == 112 then return {v, redis.call('PTTL', KEYS[1])} end
+return {v}
 `
+// ARGV[1] is p<token>\n: the record must still be that claim's.
 const COMPLETE = `
-local v = redis.call('HMGET', KEYS[1], 's', 't')
-if v[1] ~= 'p' or v[2] ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 's', 'c', 'st', ARGV[2], 'h', ARGV[3], 'b', ARGV[4], 'o', ARGV[5])
-redis.call('HDEL', KEYS[1], 't')
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
+local v = redis.call('GET', KEYS[1])
+if not v or string.sub(v, 1, #ARGV[1]) ~= ARGV[1] then return 0 end
+local f = string.sub(v, #ARGV[1] + 1)
+redis.call('SET', KEYS[1], 'c' .. #f .. '\\n' .. f .. ARGV[2], 'PX', ARGV[3])
 return 1
 `
 const RELEASE = `
-local v = redis.call('HMGET', KEYS[1], 's', 't')
-if v[1] ~= 'p' or v[2] ~= ARGV[1] then return 0 end
+local v = redis.call('GET', KEYS[1])
+if not v or string.sub(v, 1, #ARGV[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 return 1
 `
 const RENEW = `
-local v = redis.call('HMGET', KEYS[1], 's', 't')
-if v[1] ~= 'p' or v[2] ~= ARGV[1] then return 0 end
+local v = redis.call('GET', KEYS[1])
+if not v or string.sub(v, 1, #ARGV[1]) ~= ARGV[1] then return 0 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 `
 // Versioned names, so a newer script never runs under an older definition on a shared client.
 const NAMES = {
-  claim: 'steadfastIdemClaim1',
-  complete: 'steadfastIdemComplete1',
-  release: 'steadfastIdemRelease1',
-  renew: 'steadfastIdemRenew1',
+  claim: 'steadfastIdemClaim2',
+  complete: 'steadfastIdemComplete2',
+  release: 'steadfastIdemRelease2',
+  renew: 'steadfastIdemRenew2',
 } as const
 
 type Command = (...args: unknown[]) => Promise<unknown>
-type ClaimReply = [Buffer, ...(Buffer | number)[]]
+/** 1 when claimed; else the record, and its lease left when in flight. */
+type ClaimReply = 1 | [Buffer] | [Buffer, number]
 
-const text = (value: Buffer | number | undefined): string =>
-  value === undefined ? '' : value.toString()
+const NEWLINE = 0x0a
+const IN_FLIGHT = 0x70 // 'p'
 
-// Up to this size a UTF-8 body is sent as a string (see bodyArgument); larger ones stay bytes,
+// Up to this size a UTF-8 body is sent as a string (see recordTail); larger ones stay bytes,
 // which ioredis copies once instead of decoding, concatenating and encoding them again.
 const STRING_BODY_BYTES = 16_384
 
 /**
- * The body as a script argument, its bytes unchanged. A small UTF-8 body (most JSON) goes as a
- * string: with every argument a string, ioredis writes the command as one string instead of
- * assembling a Buffer from its pieces (3.3 µs against 1.4 µs per command, measured on
- * ioredis 5's Command). Valid UTF-8 decodes and re-encodes to the same bytes.
+ * A completed record after its fingerprint: status, omitted flag, headers and body, the body's
+ * bytes unchanged. With a small UTF-8 body (most JSON) it is one string: with every argument a
+ * string, ioredis writes the command as one string instead of assembling a Buffer from its
+ * pieces (3.3 µs against 1.4 µs per command, measured on ioredis 5's Command). Valid UTF-8
+ * decodes and re-encodes to the same bytes.
  */
-function bodyArgument(body: Uint8Array): string | Buffer {
-  const bytes = asBuffer(body)
-  return bytes.byteLength <= STRING_BODY_BYTES && isUtf8(bytes) ? bytes.toString('utf8') : bytes
+function recordTail(response: StoredResponse): string | Buffer {
+  const headers = JSON.stringify(response.headers)
+  const head = `${response.status}\n${response.bodyOmitted ? '1' : ''}\n${Buffer.byteLength(headers)}\n${headers}`
+  const body = asBuffer(response.body)
+  if (body.byteLength <= STRING_BODY_BYTES && isUtf8(body)) return head + body.toString('utf8')
+  return Buffer.concat([Buffer.from(head), body])
+}
+
+/** Reads a decimal field of `record` ending at the next newline from `start`: [value, next]. */
+function field(record: Buffer, start: number): [string, number] {
+  const end = record.indexOf(NEWLINE, start)
+  if (end < 0) throw new TypeError('RedisStore: malformed record')
+  return [record.toString('latin1', start, end), end + 1]
+}
+
+/** Parses a completed record (see the layout above). */
+function completed(record: Buffer): ClaimResult {
+  const [fingerprintBytes, fingerprintAt] = field(record, 1)
+  const statusAt = fingerprintAt + Number(fingerprintBytes)
+  const [status, omittedAt] = field(record, statusAt)
+  const [omitted, lengthAt] = field(record, omittedAt)
+  const [headersBytes, headersAt] = field(record, lengthAt)
+  const bodyAt = headersAt + Number(headersBytes)
+  const response: StoredResponse = {
+    status: Number(status),
+    headers: JSON.parse(record.toString('utf8', headersAt, bodyAt)) as Record<
+      string,
+      string | string[]
+    >,
+    body: record.subarray(bodyAt),
+  }
+  if (omitted === '1') response.bodyOmitted = true
+  return {
+    state: 'completed',
+    fingerprint: record.toString('utf8', fingerprintAt, statusAt),
+    response,
+  }
 }
 
 /**
- * Records in Redis: one hash per key with a PX expiry, each operation one atomic Lua script and
- * one round trip. Safe on Redis Cluster (every script touches one key). Bodies stay binary.
+ * Records in Redis: one string per key with a PX expiry, each operation one atomic Lua script
+ * and one round trip. Safe on Redis Cluster (every script touches one key). Bodies stay binary.
  * @example
  * new RedisStore({ client: new Redis(process.env.REDIS_URL), prefix: 'idem:' })
  */
@@ -121,26 +160,17 @@ export class RedisStore implements IdempotencyStore {
     const token = randomUUID()
     const reply = (await this.#claim(
       this.#prefix + key,
-      fingerprint,
-      token,
+      `p${token}\n${fingerprint}`,
       Math.ceil(leaseMs),
     )) as ClaimReply
-    const state = reply[0].toString()
-    if (state === 'claimed') return { state: 'claimed', token }
-    if (state === 'in-progress') {
-      return {
-        state: 'in-progress',
-        fingerprint: text(reply[1]),
-        retryAfterMs: Math.max(0, Number(reply[2])),
-      }
+    if (reply === 1) return { state: 'claimed', token }
+    const record = reply[0]
+    if (record[0] !== IN_FLIGHT) return completed(record)
+    return {
+      state: 'in-progress',
+      fingerprint: record.toString('utf8', record.indexOf(NEWLINE) + 1),
+      retryAfterMs: Math.max(0, Number(reply[1])),
     }
-    const response: StoredResponse = {
-      status: Number(text(reply[2])),
-      headers: JSON.parse(text(reply[3])) as Record<string, string | string[]>,
-      body: (reply[4] as Buffer | undefined) ?? Buffer.alloc(0),
-    }
-    if (text(reply[5]) === '1') response.bodyOmitted = true
-    return { state: 'completed', fingerprint: text(reply[1]), response }
   }
 
   /** Stores the response if `token` owns a live lease. */
@@ -152,11 +182,8 @@ export class RedisStore implements IdempotencyStore {
   ): Promise<boolean> {
     const reply = await this.#complete(
       this.#prefix + key,
-      token,
-      String(response.status),
-      JSON.stringify(response.headers),
-      bodyArgument(response.body),
-      response.bodyOmitted ? '1' : '',
+      `p${token}\n`,
+      recordTail(response),
       Math.ceil(ttlMs),
     )
     return reply === 1
@@ -164,11 +191,11 @@ export class RedisStore implements IdempotencyStore {
 
   /** Drops the claim if `token` owns it. */
   async release(key: string, token: string): Promise<void> {
-    await this.#release(this.#prefix + key, token)
+    await this.#release(this.#prefix + key, `p${token}\n`)
   }
 
   /** Extends the lease if `token` owns a live one. */
   async renew(key: string, token: string, leaseMs: number): Promise<boolean> {
-    return (await this.#renew(this.#prefix + key, token, Math.ceil(leaseMs))) === 1
+    return (await this.#renew(this.#prefix + key, `p${token}\n`, Math.ceil(leaseMs))) === 1
   }
 }

@@ -145,6 +145,24 @@ export function describeStore(
         expect(result.response.bodyOmitted ?? false).toBe(false)
       })
 
+      it('keeps any fingerprint and header text: newlines, non-ASCII, digits at the start', async () => {
+        // A store that frames its records must not let these shift a field boundary.
+        const fingerprint = '12\n\u00e9\u2713 fp\n'
+        const headers = { 'content-type': 'text/plain', link: '</caf\u00e9>; rel="\u2713"' }
+        const k = key()
+        const claim = await store.claim(k, fingerprint, 10_000)
+        if (claim.state !== 'claimed') throw new Error('not claimed')
+        expect(await store.claim(k, 'other', 10_000)).toMatchObject({ fingerprint })
+        const stored = { status: 200, headers, body: Buffer.from('7\n\u00e9') }
+        expect(await store.complete(k, claim.token, stored, 10_000)).toBe(true)
+        const result = await store.claim(k, 'other', 10_000)
+        if (result.state !== 'completed') throw new Error('not completed')
+        expect(result.fingerprint).toBe(fingerprint)
+        expect(result.response.status).toBe(200)
+        expect(result.response.headers).toEqual(headers)
+        expect(Buffer.from(result.response.body).toString()).toBe('7\n\u00e9')
+      })
+
       it('returns the exact bytes of UTF-8 bodies: multi-byte, with a BOM, from a view, large', async () => {
         const text = '\uFEFF{"name":"h\u00e9llo \u2713 \u{1F600}"}'
         const padded = Buffer.from(`--${text}--`)

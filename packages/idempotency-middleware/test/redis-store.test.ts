@@ -84,8 +84,10 @@ describe.skipIf(noRedis)('RedisStore', () => {
         const ttl = await client.pttl(`${prefix}k`)
         expect(ttl).toBeGreaterThan(4_000)
         expect(ttl).toBeLessThanOrEqual(5_000)
-        const stored = await client.hgetBuffer(`${prefix}k`, 'b')
-        expect(stored?.equals(body)).toBe(true)
+        // One string: the fingerprint, status, flag and headers, then the body's own bytes.
+        const stored = await client.getBuffer(`${prefix}k`)
+        expect(stored?.subarray(-body.length).equals(body)).toBe(true)
+        expect(stored?.subarray(0, -body.length).toString()).toBe('c2\nfp200\n\n2\n{}')
       })
 
       it('counts 1 round trip to claim, 1 to complete and 1 to replay over HTTP', async () => {
