@@ -139,10 +139,8 @@ describe.skipIf(noRedis)('when clients probe the guard', () => {
     for (const name of keys) {
       // A SHA-256 in base64url after the prefix.
       expect(name.slice(`${prefix}idem:`.length)).toMatch(/^[A-Za-z0-9_-]{43}$/)
-      const fields = await redis.hgetallBuffer(name)
-      const dump = Buffer.concat(
-        Object.entries(fields).flatMap(([f, v]) => [Buffer.from(f), v]),
-      ).toString('latin1')
+      const dump = (await redis.getBuffer(name))?.toString('latin1') ?? ''
+      expect(dump.length).toBeGreaterThan(0)
       for (const raw of rawKeys) {
         expect(name.includes(raw)).toBe(false)
         expect(dump.includes(raw)).toBe(false)
