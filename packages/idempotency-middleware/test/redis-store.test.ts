@@ -32,6 +32,16 @@ const versions = [
   ['ioredis 6', () => new Redis6(redisUrl)],
 ] as const
 
+describe('RedisStore with a client that is not ioredis', () => {
+  it('refuses it at construction, naming the missing method', () => {
+    // node-redis 4 spells these evalSha / EVALSHA and has no Buffer variants.
+    const nodeRedisLike = { evalSha: () => Promise.resolve(), eval: () => Promise.resolve() }
+    expect(() => new RedisStore({ client: nodeRedisLike as never })).toThrow(
+      /client lacks evalsha; pass an ioredis 5 or 6 client/,
+    )
+  })
+})
+
 describe.skipIf(noRedis)('RedisStore', () => {
   for (const [version, make] of versions) {
     describeStore(`redis (${version})`, () => {
