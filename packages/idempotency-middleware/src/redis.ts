@@ -45,24 +45,20 @@ end
 if string.byte(v, 1) == 112 then return {v, redis.call('PTTL', KEYS[1])} end
 return {v}
 `
-// ARGV[1] is p<token>\n: the record must still be that claim's.
-const COMPLETE = `
+// The ownership check of complete, release and renew: ARGV[1] is p<token>\n, so the record must
+// still be that claim's, in flight.
+const OWNED = `
 local v = redis.call('GET', KEYS[1])
 if not v or string.sub(v, 1, #ARGV[1]) ~= ARGV[1] then return 0 end
-local f = string.sub(v, #ARGV[1] + 1)
+`
+const COMPLETE = `${OWNED}local f = string.sub(v, #ARGV[1] + 1)
 redis.call('SET', KEYS[1], 'c' .. #f .. '\\n' .. f .. ARGV[2], 'PX', ARGV[3])
 return 1
 `
-const RELEASE = `
-local v = redis.call('GET', KEYS[1])
-if not v or string.sub(v, 1, #ARGV[1]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
+const RELEASE = `${OWNED}redis.call('DEL', KEYS[1])
 return 1
 `
-const RENEW = `
-local v = redis.call('GET', KEYS[1])
-if not v or string.sub(v, 1, #ARGV[1]) ~= ARGV[1] then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+const RENEW = `${OWNED}redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 `
 /** A script and its SHA-1, the name Redis caches it under. */
@@ -123,10 +119,7 @@ function completed(record: Buffer): ClaimResult {
   const bodyAt = headersAt + Number(headersBytes)
   const response: StoredResponse = {
     status: Number(status),
-    headers: JSON.parse(record.toString('utf8', headersAt, bodyAt)) as Record<
-      string,
-      string | string[]
-    >,
+    headers: JSON.parse(record.toString('utf8', headersAt, bodyAt)) as StoredResponse['headers'],
     body: record.subarray(bodyAt),
   }
   if (omitted === '1') response.bodyOmitted = true
@@ -146,21 +139,22 @@ function completed(record: Buffer): ClaimResult {
 export class RedisStore implements IdempotencyStore {
   readonly name = 'redis'
   readonly #prefix: string
-  readonly #client: RedisScriptClient
+  // The eval methods, typed as the store calls them (ioredis's own typings omit the Buffer ones).
+  readonly #client: Record<Method, Eval>
   // Tokens fence owners across processes: a random prefix per store makes them unique there,
   // and a counter within it, without random bytes per claim.
   readonly #tokenPrefix = `${randomUUID()}:`
   #tokens = 0
 
   constructor(options: RedisStoreOptions) {
-    this.#client = options.client
     this.#prefix = options.prefix ?? 'idem:'
-    const client = this.#client as unknown as Record<string, unknown>
+    const client = options.client as unknown as Record<string, unknown>
     for (const method of METHODS) {
       if (typeof client[method] !== 'function') {
         throw new TypeError(`RedisStore: client lacks ${method}; pass an ioredis 5 or 6 client`)
       }
     }
+    this.#client = client as Record<Method, Eval>
   }
 
   /**
@@ -176,7 +170,7 @@ export class RedisStore implements IdempotencyStore {
     key: string,
     ...args: (string | Buffer | number)[]
   ): Promise<T> {
-    const client = this.#client as unknown as Record<Method, Eval>
+    const client = this.#client
     const full = this.#prefix + key
     return client[buffers ? 'evalshaBuffer' : 'evalsha'](script.sha, 1, full, ...args).then(
       parse,
