@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { idempotency, MemoryStore } from '../src/index.js'
 import { describeStore } from '../src/testing.js'
@@ -183,6 +185,26 @@ describe('MemoryStore', () => {
       expect(timer.hasRef()).toBe(false)
       spy.mockRestore()
       void store.close()
+    })
+
+    it('can be collected without close(): its sweep timer does not keep it alive', async () => {
+      setFlagsFromString('--expose-gc')
+      const gc = runInNewContext('gc') as () => void
+      let collected = false
+      const registry = new FinalizationRegistry(() => {
+        collected = true
+      })
+      // A store per tenant or per test, dropped without close(), with records in it.
+      ;(() => {
+        const store = new MemoryStore({ sweepIntervalMs: 5 })
+        store.sync.claim('k', 'fp', 60_000)
+        registry.register(store, 'store')
+      })()
+      for (let i = 0; i < 50 && !collected; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10))
+        gc()
+      }
+      expect(collected).toBe(true)
     })
   })
 

@@ -54,6 +54,24 @@ function sameStringHeaders(
 }
 
 /**
+ * Sweeps `store` every `intervalMs` from an unref()ed timer that holds it weakly: a store
+ * dropped without close() (one per tenant, or per test) is collected, and its timer then stops.
+ * Outside the class, so the timer's closure cannot capture the store through `this`.
+ */
+function sweepWeakly(
+  store: WeakRef<MemoryStore>,
+  intervalMs: number,
+): ReturnType<typeof setInterval> {
+  const timer = setInterval(() => {
+    const live = store.deref()
+    if (live === undefined) clearInterval(timer)
+    else live.sweep()
+  }, intervalMs)
+  timer.unref()
+  return timer
+}
+
+/**
  * The default store: one process, bounded, with TTLs. Use `RedisStore` when more than one
  * process serves the same keys.
  * @example
@@ -80,8 +98,7 @@ export class MemoryStore implements IdempotencyStore {
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#maxEntries = options.maxEntries ?? 10_000
-    this.#sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 60_000)
-    this.#sweeper.unref()
+    this.#sweeper = sweepWeakly(new WeakRef(this), options.sweepIntervalMs ?? 60_000)
   }
 
   /** Number of records held (in flight and completed). */
