@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { type CapturableResponse, captureExpressResponse } from './capture.js'
 import { type CoreOptions, type Decision, exposeHeaders, IdempotencyEngine } from './core.js'
+import { replayForClient } from './encoding.js'
 import {
   type IdempotencyError,
   IdempotencyKeyRequiredError,
@@ -77,7 +78,18 @@ export function idempotency(options: IdempotencyOptions = {}): RequestHandler {
       case 'error':
         return fail(res, decision.error)
       case 'replay': {
-        const { status, headers, body } = decision.response
+        let response = decision.response
+        if (response.headers['content-encoding'] !== undefined) {
+          try {
+            response = replayForClient(
+              response,
+              (coding) => req.acceptsEncodings(coding) === coding,
+            )
+          } catch (error) {
+            return fail(res, error as IdempotencyError)
+          }
+        }
+        const { status, headers, body } = response
         res.statusCode = status
         for (const name in headers) res.setHeader(name, headers[name] as string | string[])
         res.setHeader(

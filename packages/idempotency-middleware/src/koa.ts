@@ -2,6 +2,7 @@ import type { Context, Middleware, Next } from 'koa'
 import { asBuffer } from './bytes.js'
 import { type CapturableResponse, captureResponse } from './capture.js'
 import { type CoreOptions, exposeHeaders, IdempotencyEngine } from './core.js'
+import { replayForClient } from './encoding.js'
 import {
   type IdempotencyError,
   IdempotencyKeyRequiredError,
@@ -85,7 +86,18 @@ export function koaIdempotency(options: KoaIdempotencyOptions = {}): Middleware 
       case 'error':
         return fail(ctx, engine, decision.error)
       case 'replay': {
-        const { status, headers, body } = decision.response
+        let response = decision.response
+        if (response.headers['content-encoding'] !== undefined) {
+          try {
+            response = replayForClient(
+              response,
+              (coding) => ctx.acceptsEncodings(coding) === coding,
+            )
+          } catch (error) {
+            return fail(ctx, engine, error as IdempotencyError)
+          }
+        }
+        const { status, headers, body } = response
         ctx.status = status
         ctx.set(headers)
         const omitted = headers['idempotent-body-omitted'] !== undefined

@@ -8,7 +8,7 @@ import express5 from 'express'
 import express4 from 'express4'
 import request from 'supertest'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { type IdempotencyOptions, idempotency, keepRawBody } from '../src/index.js'
+import { type IdempotencyOptions, idempotency, keepRawBody, MemoryStore } from '../src/index.js'
 import { abandonPost, eventLog, SpyStore, sleep } from './support.js'
 
 type ExpressLib = typeof express5
@@ -1033,6 +1033,72 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
       expect(replay.status).toBe(201)
       expect(replay.headers['idempotent-replayed']).toBe('true')
       expect(replay.body).toEqual(first.body)
+      expect(runs).toBe(1)
+    })
+
+    it('decodes a compressed replay for a retry that does not accept its coding', async () => {
+      const app = express()
+      app.use(express.json())
+      app.use(idempotency(), compression({ threshold: 0 }))
+      app.post('/orders', (_req, res) => {
+        runs++
+        res.status(201).json({ run: runs, padding: 'x'.repeat(200) })
+      })
+      const post = (acceptEncoding: string | undefined) => {
+        const req = request(app).post('/orders').set('Idempotency-Key', 'k')
+        return (
+          acceptEncoding === undefined
+            ? req.unset('Accept-Encoding')
+            : req.set('Accept-Encoding', acceptEncoding)
+        ).send({})
+      }
+      const first = await post('br')
+      expect(first.headers['content-encoding']).toBe('br')
+      const same = await post('gzip;q=0.5, br')
+      expect(same.headers['content-encoding']).toBe('br')
+      for (const acceptEncoding of ['gzip', 'identity', 'br;q=0', undefined]) {
+        const replay = await post(acceptEncoding)
+        expect(replay.status).toBe(201)
+        expect(replay.headers['idempotent-replayed']).toBe('true')
+        expect(replay.headers['content-encoding']).toBeUndefined()
+        expect(replay.body).toEqual(first.body)
+      }
+      expect(runs).toBe(1)
+    })
+
+    it('answers 500, without running the handler, when a stored encoded body does not decode', async () => {
+      const store = new MemoryStore()
+      const { complete } = store.sync
+      Object.assign(store.sync, {
+        complete: ((key, token, response, ttlMs) =>
+          complete(
+            key,
+            token,
+            { ...response, body: Buffer.from('not gzip') },
+            ttlMs,
+          )) satisfies typeof complete,
+      })
+      const app = express()
+      app.use(express.json())
+      app.use(idempotency({ store }), compression({ threshold: 0 }))
+      app.post('/orders', (_req, res) => {
+        runs++
+        res.status(201).json({ run: runs, padding: 'x'.repeat(200) })
+      })
+      await request(app)
+        .post('/orders')
+        .set('Idempotency-Key', 'k')
+        .set('Accept-Encoding', 'gzip')
+        .send({})
+        .expect(201)
+      const replay = await request(app)
+        .post('/orders')
+        .set('Idempotency-Key', 'k')
+        .set('Accept-Encoding', 'identity')
+        .send({})
+      expect(replay.status).toBe(500)
+      expect(replay.headers['content-type']).toMatch(PROBLEM)
+      expect(replay.body.code).toBe('IDEMPOTENCY_RECORD_UNREADABLE')
       expect(runs).toBe(1)
     })
 

@@ -246,6 +246,39 @@ describe.each(frameworks)('koaIdempotency() with %s', (_name, Koa) => {
     expect(runs).toBe(1)
   })
 
+  it('decodes a koa-compress encoded replay for a retry that does not accept its coding', async () => {
+    const app = new Koa()
+    app.use(compress({ threshold: 0 }))
+    app.use(bodyParser)
+    app.use(koaIdempotency())
+    app.use((ctx) => {
+      runs++
+      ctx.status = 201
+      ctx.body = { run: runs, padding: 'x'.repeat(200) }
+    })
+    const post = (acceptEncoding: string) =>
+      request(app.callback())
+        .post('/')
+        .set('Idempotency-Key', 'k')
+        .set('Accept-Encoding', acceptEncoding)
+        .send({})
+    const first = await post('gzip')
+    expect(first.headers['content-encoding']).toBe('gzip')
+    expect((await post('gzip')).headers['content-encoding']).toBe('gzip')
+    // koa-compress, outside the guard, encodes the decoded replay again as this client asks.
+    for (const [acceptEncoding, expected] of [
+      ['identity', undefined],
+      ['br', 'br'],
+    ] as const) {
+      const replay = await post(acceptEncoding)
+      expect(replay.status).toBe(201)
+      expect(replay.headers['idempotent-replayed']).toBe('true')
+      expect(replay.headers['content-encoding']).toBe(expected)
+      expect(replay.body).toEqual(first.body)
+    }
+    expect(runs).toBe(1)
+  })
+
   it('stores before the last byte, so an immediate retry replays even with a slow store', async () => {
     const store = new SpyStore()
     store.delay.complete = 200
