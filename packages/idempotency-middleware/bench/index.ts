@@ -41,7 +41,16 @@ interface Sample {
   p50: number
   p99: number
   cpuUsPerReq: number
+  /** Main-thread (event loop) busy time per request. */
+  loopUsPerReq: number
+  /** Share of the cell the main thread was busy: below 1, the server waited (on Redis, say). */
+  loopBusy: number
   non2xx: number
+}
+
+/** What the server reports on `cpu`: its CPU usage and its event-loop utilization so far. */
+interface ServerUsage extends NodeJS.CpuUsage {
+  loop: { idle: number; active: number }
 }
 
 const redisServer = process.env.REDIS_URL ? undefined : await startRedisServer()
@@ -72,7 +81,7 @@ async function measure(variant: Variant, scenario: Scenario, seconds = SECONDS):
   const { port } = await ask<{ port: number }>({ type: 'use', variant })
   const replayKey = randomUUID()
   if (scenario === 'replays') await (await post(port, '/orders', replayKey)).arrayBuffer()
-  const before = await ask<NodeJS.CpuUsage>({ type: 'cpu' })
+  const before = await ask<ServerUsage>({ type: 'cpu' })
   const result = await load({
     url: `http://127.0.0.1:${port}/orders`,
     body: BODY,
@@ -80,13 +89,17 @@ async function measure(variant: Variant, scenario: Scenario, seconds = SECONDS):
     seconds,
     key: scenario === 'unique keys' ? { unique: randomUUID() } : { fixed: replayKey },
   })
-  const after = await ask<NodeJS.CpuUsage>({ type: 'cpu' })
+  const after = await ask<ServerUsage>({ type: 'cpu' })
   const cpu = after.user - before.user + (after.system - before.system)
+  const active = after.loop.active - before.loop.active
+  const idle = after.loop.idle - before.loop.idle
   return {
     rps: result.rps,
     p50: result.p50,
     p99: result.p99,
     cpuUsPerReq: cpu / Math.max(1, result.total),
+    loopUsPerReq: (active * 1000) / Math.max(1, result.total),
+    loopBusy: active / Math.max(1e-9, active + idle),
     non2xx: result.non2xx,
   }
 }
@@ -190,14 +203,14 @@ const lines: string[] = []
 lines.push(
   `Express 4.22, Node ${process.version}, ${driver} ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds × ${SECONDS} s per cell, loopback; servers in a child process. Medians over rounds; ratios are to bare Express in the same round.`,
   '',
-  '| scenario | variant | req/s | × bare | × bare, lowest–highest round | p50 ms | p99 ms | server CPU µs/req | CPU × bare | non-2xx |',
-  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  '| scenario | variant | req/s | × bare | × bare, lowest–highest round | p50 ms | p99 ms | server CPU µs/req | CPU × bare | main thread µs/req | main thread busy | non-2xx |',
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
 )
 for (const scenario of SCENARIOS) {
   for (const variant of VARIANTS) {
     const s = samples.get(id(variant, scenario)) ?? []
     lines.push(
-      `| ${scenario} | ${variant} | ${fmt(median(s.map((x) => x.rps)))} | ${fmt(median(ratios.get(id(variant, scenario)) ?? []), 2)} | ${spread(ratios.get(id(variant, scenario)) ?? [])} | ${fmt(median(s.map((x) => x.p50)), 1)} | ${fmt(median(s.map((x) => x.p99)), 1)} | ${fmt(median(s.map((x) => x.cpuUsPerReq)), 1)} | ${fmt(median(cpuRatios.get(id(variant, scenario)) ?? []), 2)} | ${s.reduce((a, x) => a + x.non2xx, 0)} |`,
+      `| ${scenario} | ${variant} | ${fmt(median(s.map((x) => x.rps)))} | ${fmt(median(ratios.get(id(variant, scenario)) ?? []), 2)} | ${spread(ratios.get(id(variant, scenario)) ?? [])} | ${fmt(median(s.map((x) => x.p50)), 1)} | ${fmt(median(s.map((x) => x.p99)), 1)} | ${fmt(median(s.map((x) => x.cpuUsPerReq)), 1)} | ${fmt(median(cpuRatios.get(id(variant, scenario)) ?? []), 2)} | ${fmt(median(s.map((x) => x.loopUsPerReq)), 1)} | ${fmt(median(s.map((x) => x.loopBusy)) * 100)}% | ${s.reduce((a, x) => a + x.non2xx, 0)} |`,
     )
   }
 }

@@ -1,6 +1,7 @@
 // Bench servers, one per variant, in a child process so the load generator never shares their
 // event loop. Reports ports and CPU usage over IPC. Imports the BUILT package by name.
 import type { Server } from 'node:http'
+import { performance } from 'node:perf_hooks'
 import { Idempotency } from '@node-idempotency/core'
 import { MemoryStorageAdapter } from '@node-idempotency/storage-adapter-memory'
 import { RedisStorageAdapter } from '@node-idempotency/storage-adapter-redis'
@@ -226,7 +227,8 @@ process.on('message', (message: Message) => {
       return
     }
     case 'cpu':
-      return reply(process.cpuUsage())
+      // Event-loop utilization: how busy the main thread was (cpuUsage also counts GC helpers).
+      return reply({ ...process.cpuUsage(), loop: performance.eventLoopUtilization() })
     case 'stats':
       return reply({
         runs: runs[message.variant] ?? 0,
