@@ -299,8 +299,9 @@ export class IdempotencyEngine {
     const omitted = response.bodyOmitted === true
     const headers: Record<string, string | string[]> = { ...response.headers }
     if (omitted) {
-      // No body follows, so a content type would describe nothing.
+      // No body follows, so a content type or coding would describe nothing.
       delete headers['content-type']
+      delete headers['content-encoding']
       headers[BODY_OMITTED.toLowerCase()] = 'true'
     }
     headers[REPLAYED.toLowerCase()] = 'true'

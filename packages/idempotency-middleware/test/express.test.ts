@@ -1066,6 +1066,24 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
       expect(runs).toBe(1)
     })
 
+    it('replays an omitted compressed body without its coding', async () => {
+      const app = express()
+      app.use(express.json())
+      app.use(idempotency({ maxStoredBodyBytes: 16 }), compression({ threshold: 0 }))
+      app.post('/orders', (_req, res) => {
+        runs++
+        res.status(201).json({ run: runs, padding: 'x'.repeat(200) })
+      })
+      const first = await request(app).post('/orders').set('Idempotency-Key', 'k').send({})
+      expect(first.headers['content-encoding']).toBe('gzip')
+      const replay = await request(app).post('/orders').set('Idempotency-Key', 'k').send({})
+      expect(replay.status).toBe(201)
+      expect(replay.headers['idempotent-body-omitted']).toBe('true')
+      expect(replay.headers['content-encoding']).toBeUndefined()
+      expect(replay.headers['content-length']).toBe('0')
+      expect(runs).toBe(1)
+    })
+
     it('answers 500, without running the handler, when a stored encoded body does not decode', async () => {
       const store = new MemoryStore()
       const { complete } = store.sync
