@@ -1,8 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { type CapturableResponse, captureExpressResponse } from './capture.js'
-import { type CoreOptions, type Decision, exposeHeaders, IdempotencyEngine } from './core.js'
-import { replayForClient } from './encoding.js'
+import {
+  type CoreOptions,
+  type Decision,
+  exposeHeaders,
+  IdempotencyEngine,
+  type ReplayResponse,
+} from './core.js'
+import { codingToRemove, removeCoding } from './encoding.js'
 import {
   type IdempotencyError,
   IdempotencyKeyRequiredError,
@@ -26,6 +32,21 @@ export function writeError(res: Response, error: ErrorResponse): void {
   res.statusCode = error.status
   for (const name in error.headers) res.setHeader(name, error.headers[name] as string)
   res.end(error.body)
+}
+
+/** Writes a stored response as a replay, with plain Node calls. */
+function writeReplay(req: Request, res: Response, response: ReplayResponse): void {
+  const { status, headers, body } = response
+  res.statusCode = status
+  for (const name in headers) res.setHeader(name, headers[name] as string | string[])
+  res.setHeader(
+    'access-control-expose-headers',
+    exposeHeaders(
+      res.getHeader('access-control-expose-headers'),
+      headers['idempotent-body-omitted'] !== undefined,
+    ),
+  )
+  res.end(req.method === 'HEAD' ? undefined : body)
 }
 
 /**
@@ -78,28 +99,15 @@ export function idempotency(options: IdempotencyOptions = {}): RequestHandler {
       case 'error':
         return fail(res, decision.error)
       case 'replay': {
-        let response = decision.response
-        if (response.headers['content-encoding'] !== undefined) {
-          try {
-            response = replayForClient(
-              response,
-              (coding) => req.acceptsEncodings(coding) === coding,
-            )
-          } catch (error) {
-            return fail(res, error as IdempotencyError)
-          }
-        }
-        const { status, headers, body } = response
-        res.statusCode = status
-        for (const name in headers) res.setHeader(name, headers[name] as string | string[])
-        res.setHeader(
-          'access-control-expose-headers',
-          exposeHeaders(
-            res.getHeader('access-control-expose-headers'),
-            headers['idempotent-body-omitted'] !== undefined,
-          ),
-        )
-        res.end(req.method === 'HEAD' ? undefined : body)
+        const { response } = decision
+        const coding = codingToRemove(response, (name) => req.acceptsEncodings(name) === name)
+        if (coding === undefined) return writeReplay(req, res, response)
+        removeCoding(response, coding)
+          .then(
+            (decoded) => writeReplay(req, res, decoded),
+            (error: IdempotencyError) => fail(res, error),
+          )
+          .catch(next)
       }
     }
   }

@@ -2,7 +2,7 @@ import type { Context, Middleware, Next } from 'koa'
 import { asBuffer } from './bytes.js'
 import { type CapturableResponse, captureResponse } from './capture.js'
 import { type CoreOptions, exposeHeaders, IdempotencyEngine } from './core.js'
-import { replayForClient } from './encoding.js'
+import { codingToRemove, removeCoding } from './encoding.js'
 import {
   type IdempotencyError,
   IdempotencyKeyRequiredError,
@@ -86,13 +86,11 @@ export function koaIdempotency(options: KoaIdempotencyOptions = {}): Middleware 
       case 'error':
         return fail(ctx, engine, decision.error)
       case 'replay': {
-        let response = decision.response
-        if (response.headers['content-encoding'] !== undefined) {
+        let { response } = decision
+        const coding = codingToRemove(response, (name) => ctx.acceptsEncodings(name) === name)
+        if (coding !== undefined) {
           try {
-            response = replayForClient(
-              response,
-              (coding) => ctx.acceptsEncodings(coding) === coding,
-            )
+            response = await removeCoding(response, coding)
           } catch (error) {
             return fail(ctx, engine, error as IdempotencyError)
           }

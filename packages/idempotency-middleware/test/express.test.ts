@@ -1066,6 +1066,29 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
       expect(runs).toBe(1)
     })
 
+    it('decodes a large compressed replay, larger decoded than maxStoredBodyBytes', async () => {
+      const app = express()
+      app.use(express.json())
+      app.use(idempotency({ maxStoredBodyBytes: 64 * 1024 }), compression({ threshold: 0 }))
+      const items = Array.from({ length: 2_000 }, (_, i) => ({ id: i, note: 'x'.repeat(300) }))
+      app.post('/orders', (_req, res) => {
+        runs++
+        res.status(201).json({ run: runs, items })
+      })
+      const first = await request(app).post('/orders').set('Idempotency-Key', 'k').send({})
+      const replay = await request(app)
+        .post('/orders')
+        .set('Idempotency-Key', 'k')
+        .set('Accept-Encoding', 'identity')
+        .send({})
+      expect(first.headers['content-encoding']).toBe('gzip')
+      expect(replay.headers['idempotent-body-omitted']).toBeUndefined()
+      expect(replay.headers['content-encoding']).toBeUndefined()
+      expect(Number(replay.headers['content-length'])).toBeGreaterThan(64 * 1024)
+      expect(replay.body).toEqual({ run: 1, items })
+      expect(runs).toBe(1)
+    })
+
     it('replays an omitted compressed body without its coding', async () => {
       const app = express()
       app.use(express.json())
