@@ -1036,14 +1036,26 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
       expect(runs).toBe(1)
     })
 
-    it('decodes a compressed replay for a retry that does not accept its coding', async () => {
+    /**
+     * compression() inside the guard, so the guard records the encoded bytes; POST /orders answers
+     * 201 with the run count and `extra` (padding by default, so that there is something to encode).
+     */
+    function compressedApp(
+      options: IdempotencyOptions = {},
+      extra: object = { padding: 'x'.repeat(200) },
+    ) {
       const app = express()
       app.use(express.json())
-      app.use(idempotency(), compression({ threshold: 0 }))
+      app.use(idempotency(options), compression({ threshold: 0 }))
       app.post('/orders', (_req, res) => {
         runs++
-        res.status(201).json({ run: runs, padding: 'x'.repeat(200) })
+        res.status(201).json({ run: runs, ...extra })
       })
+      return app
+    }
+
+    it('decodes a compressed replay for a retry that does not accept its coding', async () => {
+      const app = compressedApp()
       const post = (acceptEncoding: string | undefined) => {
         const req = request(app).post('/orders').set('Idempotency-Key', 'k')
         return (
@@ -1067,14 +1079,8 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
     })
 
     it('decodes a large compressed replay, larger decoded than maxStoredBodyBytes', async () => {
-      const app = express()
-      app.use(express.json())
-      app.use(idempotency({ maxStoredBodyBytes: 64 * 1024 }), compression({ threshold: 0 }))
       const items = Array.from({ length: 2_000 }, (_, i) => ({ id: i, note: 'x'.repeat(300) }))
-      app.post('/orders', (_req, res) => {
-        runs++
-        res.status(201).json({ run: runs, items })
-      })
+      const app = compressedApp({ maxStoredBodyBytes: 64 * 1024 }, { items })
       const first = await request(app).post('/orders').set('Idempotency-Key', 'k').send({})
       const replay = await request(app)
         .post('/orders')
@@ -1090,13 +1096,7 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
     })
 
     it('replays an omitted compressed body without its coding', async () => {
-      const app = express()
-      app.use(express.json())
-      app.use(idempotency({ maxStoredBodyBytes: 16 }), compression({ threshold: 0 }))
-      app.post('/orders', (_req, res) => {
-        runs++
-        res.status(201).json({ run: runs, padding: 'x'.repeat(200) })
-      })
+      const app = compressedApp({ maxStoredBodyBytes: 16 })
       const first = await request(app).post('/orders').set('Idempotency-Key', 'k').send({})
       expect(first.headers['content-encoding']).toBe('gzip')
       const replay = await request(app).post('/orders').set('Idempotency-Key', 'k').send({})
@@ -1119,13 +1119,7 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
             ttlMs,
           )) satisfies typeof complete,
       })
-      const app = express()
-      app.use(express.json())
-      app.use(idempotency({ store }), compression({ threshold: 0 }))
-      app.post('/orders', (_req, res) => {
-        runs++
-        res.status(201).json({ run: runs, padding: 'x'.repeat(200) })
-      })
+      const app = compressedApp({ store })
       await request(app)
         .post('/orders')
         .set('Idempotency-Key', 'k')

@@ -227,7 +227,8 @@ describe.each(frameworks)('koaIdempotency() with %s', (_name, Koa) => {
     }
   })
 
-  it('replays a body koa-compress encoded without encoding it twice', async () => {
+  /** koa-compress outside the guard, so the guard records the encoded bytes. */
+  function compressedApp() {
     const app = new Koa()
     app.use(compress({ threshold: 0 }))
     app.use(bodyParser)
@@ -237,6 +238,11 @@ describe.each(frameworks)('koaIdempotency() with %s', (_name, Koa) => {
       ctx.status = 201
       ctx.body = { run: runs, padding: 'x'.repeat(200) }
     })
+    return app
+  }
+
+  it('replays a body koa-compress encoded without encoding it twice', async () => {
+    const app = compressedApp()
     const first = await request(app.callback()).post('/').set('Idempotency-Key', 'k').send({})
     const replay = await request(app.callback()).post('/').set('Idempotency-Key', 'k').send({})
     expect(first.headers['content-encoding']).toBe('gzip')
@@ -247,15 +253,7 @@ describe.each(frameworks)('koaIdempotency() with %s', (_name, Koa) => {
   })
 
   it('decodes a koa-compress encoded replay for a retry that does not accept its coding', async () => {
-    const app = new Koa()
-    app.use(compress({ threshold: 0 }))
-    app.use(bodyParser)
-    app.use(koaIdempotency())
-    app.use((ctx) => {
-      runs++
-      ctx.status = 201
-      ctx.body = { run: runs, padding: 'x'.repeat(200) }
-    })
+    const app = compressedApp()
     const post = (acceptEncoding: string) =>
       request(app.callback())
         .post('/')
