@@ -2,7 +2,7 @@ import { OutgoingMessage, ServerResponse } from 'node:http'
 
 // Called straight from Node's prototype: looking a method up on an Express response misses V8's
 // inline caches on every request (see the prototype wrappers below).
-const { getHeaders } = OutgoingMessage.prototype
+const { getHeader, getHeaders } = OutgoingMessage.prototype
 
 /** Collects the bytes of a response as they are written, up to a limit. */
 export class BodyCapture {
@@ -114,6 +114,11 @@ class Recording extends BodyCapture implements CaptureControl {
   readonly #sink: ResponseSink
   /** True when nothing sits between this recording and the socket: it sees the bytes as sent. */
   readonly #onTheWire: boolean
+  /**
+   * True when a wrapper put on after ours (compression() mounted after the guard) had already
+   * set a content-encoding when it handed us the first bytes: what we record is encoded.
+   */
+  encodedAbove = false
   #ended = false
 
   constructor(res: CapturableResponse, sink: ResponseSink, limit: number, onTheWire: boolean) {
@@ -145,7 +150,7 @@ class Recording extends BodyCapture implements CaptureControl {
           sentHeaders(res),
           this.bytes(),
           this.omitted,
-          this.#onTheWire,
+          this.#onTheWire || this.encodedAbove,
         )
     if (stored === undefined) {
       end.apply(res, args)
@@ -175,16 +180,31 @@ export function captureResponse(
   const onTheWire = !Object.hasOwn(res, 'write') && !Object.hasOwn(res, 'end')
   const recording = new Recording(res, sink, limit, onTheWire)
   const { write, end } = res
-  res.write = (...args: unknown[]) => {
+  let first = true
+  // With wrappers both below ours (express-session) and above it (compression), the bytes we
+  // see are the encoded ones when the wrapper above set content-encoding before handing them on;
+  // a compression below ours sets it only later, as our bytes pass down to it.
+  const look = () => {
+    first = false
+    recording.encodedAbove =
+      !onTheWire &&
+      (res.write !== ownWrite || res.end !== ownEnd) &&
+      getHeader.call(res, 'content-encoding') !== undefined
+  }
+  const ownWrite = (...args: unknown[]) => {
+    if (first) look()
     recording.add(args[0], args[1])
     return write.apply(res, args)
   }
-  res.end = (...args: unknown[]) => {
+  const ownEnd = (...args: unknown[]) => {
+    if (first) look()
     res.write = write
     res.end = end
     recording.end(end, args)
     return res
   }
+  res.write = ownWrite
+  res.end = ownEnd
   return recording
 }
 

@@ -97,6 +97,16 @@ export function exposeHeaders(existing: unknown, omitted: boolean): string {
   return ours
 }
 
+/** `response` replayed without its body, marked `Idempotent-Body-Omitted: true`. */
+export function withoutBody(response: ReplayResponse): ReplayResponse {
+  const headers = { ...response.headers }
+  // No body follows, so a content type or coding would describe nothing.
+  delete headers['content-type']
+  delete headers['content-encoding']
+  headers[BODY_OMITTED.toLowerCase()] = 'true'
+  return { status: response.status, headers, body: EMPTY }
+}
+
 // Once per process: `idempotent()` builds an engine per call.
 let warnedMemoryInProduction = false
 
@@ -296,19 +306,10 @@ export class IdempotencyEngine {
       }
     }
     this.emit('replayed', keyHash, { status: response.status })
-    const omitted = response.bodyOmitted === true
     const headers: Record<string, string | string[]> = { ...response.headers }
-    if (omitted) {
-      // No body follows, so a content type or coding would describe nothing.
-      delete headers['content-type']
-      delete headers['content-encoding']
-      headers[BODY_OMITTED.toLowerCase()] = 'true'
-    }
     headers[REPLAYED.toLowerCase()] = 'true'
-    return {
-      kind: 'replay',
-      response: { status: response.status, headers, body: omitted ? EMPTY : response.body },
-    }
+    const replay = { status: response.status, headers, body: response.body }
+    return { kind: 'replay', response: response.bodyOmitted ? withoutBody(replay) : replay }
   }
 }
 

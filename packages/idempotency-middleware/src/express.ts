@@ -8,7 +8,7 @@ import {
   IdempotencyEngine,
   type ReplayResponse,
 } from './core.js'
-import { codingToRemove, removeCoding } from './encoding.js'
+import { negotiableCoding, removeCoding } from './encoding.js'
 import {
   type IdempotencyError,
   IdempotencyKeyRequiredError,
@@ -34,11 +34,20 @@ export function writeError(res: Response, error: ErrorResponse): void {
   res.end(error.body)
 }
 
-/** Writes a stored response as a replay, with plain Node calls. */
-function writeReplay(req: Request, res: Response, response: ReplayResponse): void {
+/**
+ * Writes a stored response as a replay, with plain Node calls. `negotiated`: the stored body is
+ * encoded, so what goes out depends on the retry's Accept-Encoding (see `removeCoding`).
+ */
+function writeReplay(
+  req: Request,
+  res: Response,
+  response: ReplayResponse,
+  negotiated: boolean,
+): void {
   const { status, headers, body } = response
   res.statusCode = status
   for (const name in headers) res.setHeader(name, headers[name] as string | string[])
+  if (negotiated) res.vary('Accept-Encoding')
   res.setHeader(
     'access-control-expose-headers',
     exposeHeaders(
@@ -100,11 +109,12 @@ export function idempotency(options: IdempotencyOptions = {}): RequestHandler {
         return fail(res, decision.error)
       case 'replay': {
         const { response } = decision
-        const coding = codingToRemove(response, (name) => req.acceptsEncodings(name) === name)
-        if (coding === undefined) return writeReplay(req, res, response)
-        removeCoding(response, coding)
+        const coding = negotiableCoding(response)
+        if (coding === undefined) return writeReplay(req, res, response, false)
+        if (req.acceptsEncodings(coding) === coding) return writeReplay(req, res, response, true)
+        removeCoding(response, coding, engine.maxStoredBodyBytes)
           .then(
-            (decoded) => writeReplay(req, res, decoded),
+            (decoded) => writeReplay(req, res, decoded, true),
             (error: IdempotencyError) => fail(res, error),
           )
           .catch(next)

@@ -2,7 +2,7 @@ import type { Context, Middleware, Next } from 'koa'
 import { asBuffer } from './bytes.js'
 import { type CapturableResponse, captureResponse } from './capture.js'
 import { type CoreOptions, exposeHeaders, IdempotencyEngine } from './core.js'
-import { codingToRemove, removeCoding } from './encoding.js'
+import { negotiableCoding, removeCoding } from './encoding.js'
 import {
   type IdempotencyError,
   IdempotencyKeyRequiredError,
@@ -87,10 +87,10 @@ export function koaIdempotency(options: KoaIdempotencyOptions = {}): Middleware 
         return fail(ctx, engine, decision.error)
       case 'replay': {
         let { response } = decision
-        const coding = codingToRemove(response, (name) => ctx.acceptsEncodings(name) === name)
-        if (coding !== undefined) {
+        const coding = negotiableCoding(response)
+        if (coding !== undefined && ctx.acceptsEncodings(coding) !== coding) {
           try {
-            response = await removeCoding(response, coding)
+            response = await removeCoding(response, coding, engine.maxStoredBodyBytes)
           } catch (error) {
             return fail(ctx, engine, error as IdempotencyError)
           }
@@ -98,6 +98,8 @@ export function koaIdempotency(options: KoaIdempotencyOptions = {}): Middleware 
         const { status, headers, body } = response
         ctx.status = status
         ctx.set(headers)
+        // The stored body is encoded: what goes out depends on the retry's Accept-Encoding.
+        if (coding !== undefined) ctx.vary('Accept-Encoding')
         const omitted = headers['idempotent-body-omitted'] !== undefined
         ctx.set(
           'Access-Control-Expose-Headers',

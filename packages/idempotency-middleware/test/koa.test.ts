@@ -271,6 +271,7 @@ describe.each(frameworks)('koaIdempotency() with %s', (_name, Koa) => {
       const replay = await post(acceptEncoding)
       expect(replay.status).toBe(201)
       expect(replay.headers['idempotent-replayed']).toBe('true')
+      expect(replay.headers.vary).toBe('Accept-Encoding')
       expect(replay.headers['content-encoding']).toBe(expected)
       expect(replay.body).toEqual(first.body)
     }
