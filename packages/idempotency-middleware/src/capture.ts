@@ -74,6 +74,8 @@ export interface ResponseSink {
   release(): Promise<void> | undefined
   /** Set by the capture: the response, asked on each renewal tick whether its client left. */
   response: { abandoned(): boolean } | undefined
+  /** The headers `finish` reads (lower case); the capture may hand over only these. */
+  readonly readHeaders?: readonly string[]
 }
 
 /** Lets an adapter that knows when the handler returned (Koa) release at once after an abort. */
@@ -81,15 +83,35 @@ export interface CaptureControl {
   handlerFinished(): void
 }
 
+// Node's table of the headers set so far ({ name: [name as set, value] }), read directly for the
+// few names a claim keeps: getHeaders() copies every header into a new dictionary object first.
+const kOutHeaders = Object.getOwnPropertySymbols(new OutgoingMessage()).find(
+  (symbol) => symbol.description === 'kOutHeaders',
+)
+type HeaderTable = Record<string, [string, number | string | string[]] | undefined> | null
+
 /**
- * The response headers: from `getHeaders()`, or, once they went out (a stream, or `writeHead()`
- * with a headers object, which `getHeaders()` never sees), parsed from what was sent.
+ * The response headers (`names` of them, when given): from Node's header table, or, once they
+ * went out (a stream, or `writeHead()` with a headers object, which that table never sees),
+ * parsed from what was sent.
  */
 function sentHeaders(
   res: CapturableResponse,
+  names: readonly string[] | undefined,
 ): Record<string, number | string | string[] | undefined> {
   const block = res._header
-  if (typeof block !== 'string') return getHeaders.call(res)
+  if (typeof block !== 'string') {
+    if (names === undefined || kOutHeaders === undefined) return getHeaders.call(res)
+    const table = (res as unknown as Record<symbol, HeaderTable | undefined>)[kOutHeaders]
+    if (table === undefined) return getHeaders.call(res)
+    const headers: Record<string, number | string | string[]> = {}
+    if (table === null) return headers
+    for (const name of names) {
+      const entry = table[name]
+      if (entry !== undefined) headers[name] = entry[1]
+    }
+    return headers
+  }
   const headers: Record<string, string | string[]> = {}
   for (const line of block.split('\r\n').slice(1)) {
     const colon = line.indexOf(':')
@@ -147,7 +169,7 @@ class Recording extends BodyCapture implements CaptureControl {
       ? this.#sink.release()
       : this.#sink.finish(
           res.statusCode,
-          sentHeaders(res),
+          sentHeaders(res, this.#sink.readHeaders),
           this.bytes(),
           this.omitted,
           this.#onTheWire || this.encodedAbove,

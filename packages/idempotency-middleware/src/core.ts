@@ -127,6 +127,8 @@ export class IdempotencyEngine {
   readonly waitMs: number
   readonly storeResponse: (status: number) => boolean
   readonly allowHeaders: ReadonlySet<string>
+  /** The response headers a claim reads when it finishes: the allowlist and content-encoding. */
+  readonly readHeaders: readonly string[]
   readonly maxStoredBodyBytes: number
   readonly storeTimeoutMs: number
   readonly failOpen: boolean
@@ -154,6 +156,7 @@ export class IdempotencyEngine {
     this.waitMs = concurrent === 'reject' ? 0 : concurrent.waitMs
     this.storeResponse = options.storeResponse ?? storeDeterministic
     this.allowHeaders = replayHeaderSet(options.replayHeaders)
+    this.readHeaders = [...this.allowHeaders, 'content-encoding']
     this.maxStoredBodyBytes = options.maxStoredBodyBytes ?? 1_048_576
     this.storeTimeoutMs = options.storeTimeoutMs ?? 2_000
     this.failOpen = options.onStoreError === 'fail-open'
@@ -329,6 +332,11 @@ export class ActiveClaim {
    * a 'close' listener on every response costs more than the rare abort it catches).
    */
   response: { abandoned(): boolean } | undefined = undefined
+
+  /** The response headers {@link finish} reads, so a capture may hand over only these. */
+  get readHeaders(): readonly string[] {
+    return this.#engine.readHeaders
+  }
 
   constructor(engine: IdempotencyEngine, keyHash: string, token: string) {
     this.#engine = engine
