@@ -202,14 +202,14 @@ export function captureResponse(
   const onTheWire = !Object.hasOwn(res, 'write') && !Object.hasOwn(res, 'end')
   const recording = new Recording(res, sink, limit, onTheWire)
   const { write, end } = res
-  let first = true
   // With wrappers both below ours (express-session) and above it (compression), the bytes we
   // see are the encoded ones when the wrapper above set content-encoding before handing them on;
-  // a compression below ours sets it only later, as our bytes pass down to it.
+  // a compression below ours sets it only later, as our bytes pass down to it. With nothing
+  // below, what we see is what is sent, and there is nothing to look at.
+  let first = !onTheWire
   const look = () => {
     first = false
     recording.encodedAbove =
-      !onTheWire &&
       (res.write !== ownWrite || res.end !== ownEnd) &&
       getHeader.call(res, 'content-encoding') !== undefined
   }

@@ -1054,16 +1054,19 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
       return app
     }
 
+    /** POST /orders with key `key`, accepting `acceptEncoding` (undefined: no such header). */
+    function postAccepting(app: ReturnType<typeof express>, acceptEncoding?: string, key = 'k') {
+      const req = request(app).post('/orders').set('Idempotency-Key', key)
+      return (
+        acceptEncoding === undefined
+          ? req.unset('Accept-Encoding')
+          : req.set('Accept-Encoding', acceptEncoding)
+      ).send({})
+    }
+
     it('decodes a compressed replay for a retry that does not accept its coding', async () => {
       const app = compressedApp()
-      const post = (acceptEncoding: string | undefined) => {
-        const req = request(app).post('/orders').set('Idempotency-Key', 'k')
-        return (
-          acceptEncoding === undefined
-            ? req.unset('Accept-Encoding')
-            : req.set('Accept-Encoding', acceptEncoding)
-        ).send({})
-      }
+      const post = (acceptEncoding: string | undefined) => postAccepting(app, acceptEncoding)
       const first = await post('br')
       expect(first.headers['content-encoding']).toBe('br')
       const same = await post('gzip;q=0.5, br')
@@ -1096,12 +1099,7 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
         runs++
         res.status(201).json({ run: runs, padding: 'x'.repeat(200) })
       })
-      const post = (acceptEncoding: string) =>
-        request(app)
-          .post('/orders')
-          .set('Idempotency-Key', 'k')
-          .set('Accept-Encoding', acceptEncoding)
-          .send({})
+      const post = (acceptEncoding: string) => postAccepting(app, acceptEncoding)
       const first = await post('gzip')
       expect(first.headers['content-encoding']).toBe('gzip')
       for (const [acceptEncoding, coding] of [
@@ -1123,12 +1121,7 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
         ['too-big', 64 * 1024, true],
       ] as const) {
         const app = compressedApp({ maxStoredBodyBytes }, { items })
-        const post = (acceptEncoding: string) =>
-          request(app)
-            .post('/orders')
-            .set('Idempotency-Key', key)
-            .set('Accept-Encoding', acceptEncoding)
-            .send({})
+        const post = (acceptEncoding: string) => postAccepting(app, acceptEncoding, key)
         const first = await post('gzip')
         // About 640 KB of JSON, stored as 8.5 KB of gzip either way.
         expect(first.headers['content-encoding']).toBe('gzip')
@@ -1172,17 +1165,8 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
           )) satisfies typeof complete,
       })
       const app = compressedApp({ store })
-      await request(app)
-        .post('/orders')
-        .set('Idempotency-Key', 'k')
-        .set('Accept-Encoding', 'gzip')
-        .send({})
-        .expect(201)
-      const replay = await request(app)
-        .post('/orders')
-        .set('Idempotency-Key', 'k')
-        .set('Accept-Encoding', 'identity')
-        .send({})
+      await postAccepting(app, 'gzip').expect(201)
+      const replay = await postAccepting(app, 'identity')
       expect(replay.status).toBe(500)
       expect(replay.headers['content-type']).toMatch(PROBLEM)
       expect(replay.body.code).toBe('IDEMPOTENCY_RECORD_UNREADABLE')
