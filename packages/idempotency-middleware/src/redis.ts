@@ -26,6 +26,20 @@ export interface RedisStoreOptions {
   client: RedisScriptClient
   /** Prepended to every key. @default 'idem:' */
   prefix?: string
+  /**
+   * Holds the client's socket writes until the end of the event loop's I/O phase, so the
+   * scripts of all the requests parsed in that phase leave in one write. Not done on a Cluster
+   * or a client with `enableAutoPipelining`, which batch on their own. @default true
+   */
+  coalesceWrites?: boolean
+}
+
+/** What the store reads of an ioredis client to coalesce its writes (see `#cork`). */
+interface WriteTarget {
+  status?: string
+  isCluster?: boolean
+  options?: { enableAutoPipelining?: boolean }
+  stream?: { cork?(): void; uncork(): void }
 }
 
 // One string per record, so each step is a GET and at most one write. A hash took 3 to 4 calls
@@ -145,6 +159,10 @@ export class RedisStore implements IdempotencyStore {
   // and a counter within it, without random bytes per claim.
   readonly #tokenPrefix = `${randomUUID()}:`
   #tokens = 0
+  /** The client, when its writes are coalesced. */
+  readonly #target: WriteTarget | undefined
+  /** The socket corked in this loop phase, if any. */
+  #corked: WriteTarget['stream'] = undefined
 
   constructor(options: RedisStoreOptions) {
     this.#prefix = options.prefix ?? 'idem:'
@@ -155,6 +173,33 @@ export class RedisStore implements IdempotencyStore {
       }
     }
     this.#client = client as Record<Method, Eval>
+    const target = client as WriteTarget
+    const batchesItself = target.isCluster === true || target.options?.enableAutoPipelining === true
+    this.#target = (options.coalesceWrites ?? true) && !batchesItself ? target : undefined
+  }
+
+  /**
+   * Corks the client's socket until the check phase of this loop iteration (setImmediate, as
+   * ioredis's auto-pipelining does): one write and one read for the commands of every request
+   * parsed in this I/O phase, instead of one each. The socket's CPU was most of what a request
+   * guarded by Redis cost (bench: unique keys 0.70× → 0.89× bare, replays 0.97× → 1.21×).
+   * Commands are only held, never reordered. A socket that is not ready (offline queue,
+   * reconnecting) is left alone.
+   */
+  #cork(): void {
+    const target = this.#target
+    if (target === undefined || this.#corked !== undefined || target.status !== 'ready') return
+    const stream = target.stream
+    if (typeof stream?.cork !== 'function') return
+    stream.cork()
+    this.#corked = stream
+    setImmediate(this.#uncork)
+  }
+
+  readonly #uncork = (): void => {
+    const stream = this.#corked
+    this.#corked = undefined
+    stream?.uncork()
   }
 
   /**
@@ -172,6 +217,7 @@ export class RedisStore implements IdempotencyStore {
   ): Promise<T> {
     const client = this.#client
     const full = this.#prefix + key
+    this.#cork()
     return client[buffers ? 'evalshaBuffer' : 'evalsha'](script.sha, 1, full, ...args).then(
       parse,
       (error: unknown) => {

@@ -27,9 +27,27 @@ function counted<T extends { sendCommand: (...args: never[]) => unknown }>(clien
   return names
 }
 
+/** Counts the writes reaching `client`'s socket (one per write, or per corked batch). */
+function socketWrites(client: Redis5 | Redis6): { count: number } {
+  const writes = { count: 0 }
+  const stream = client.stream as unknown as Record<string, (...args: unknown[]) => unknown>
+  for (const method of ['_write', '_writev']) {
+    const original = stream[method] as (...args: unknown[]) => unknown
+    stream[method] = function (this: unknown, ...args: unknown[]) {
+      writes.count++
+      return original.apply(this, args)
+    }
+  }
+  return writes
+}
+
+/** Claims `count` keys in one tick, as concurrent requests parsed in one loop phase do. */
+const claimMany = (store: RedisStore, count: number) =>
+  Promise.all(Array.from({ length: count }, (_, i) => store.claim(`k${i}`, 'fp', 10_000)))
+
 const versions = [
-  ['ioredis 5', () => new Redis5(redisUrl)],
-  ['ioredis 6', () => new Redis6(redisUrl)],
+  ['ioredis 5', (options = {}) => new Redis5(redisUrl, options)],
+  ['ioredis 6', (options = {}) => new Redis6(redisUrl, options)],
 ] as const
 
 describe('RedisStore with a client that is not ioredis', () => {
@@ -117,6 +135,54 @@ describe.skipIf(noRedis)('RedisStore', () => {
         const replay = await request(app).post('/orders').set('Idempotency-Key', 'k').send({})
         expect(replay.headers['idempotent-replayed']).toBe('true')
         expect(names).toHaveLength(3)
+      })
+
+      it('sends the scripts of one loop phase in one socket write, and uncorks after it', async () => {
+        const client = make()
+        clients.push(client)
+        await client.ping()
+        const store = new RedisStore({ client, prefix: `cork:${randomUUID()}:` })
+        const writes = socketWrites(client)
+        const claims = claimMany(store, 20)
+        expect(client.stream.writableCorked).toBe(1)
+        const results = await claims
+        expect(results.map((r) => r.state)).toEqual(Array(20).fill('claimed'))
+        expect(writes.count).toBe(1)
+        expect(client.stream.writableCorked).toBe(0)
+      })
+
+      it('writes each script at once with coalesceWrites: false', async () => {
+        const client = make()
+        clients.push(client)
+        await client.ping()
+        const store = new RedisStore({
+          client,
+          prefix: `nocork:${randomUUID()}:`,
+          coalesceWrites: false,
+        })
+        const writes = socketWrites(client)
+        await claimMany(store, 20)
+        expect(writes.count).toBe(20)
+      })
+
+      it('leaves batching to an auto-pipelined client', async () => {
+        const client = make({ enableAutoPipelining: true })
+        clients.push(client)
+        await client.ping()
+        const store = new RedisStore({ client, prefix: `ap:${randomUUID()}:` })
+        const claims = claimMany(store, 20)
+        expect(client.stream.writableCorked).toBe(0)
+        expect((await claims).every((r) => r.state === 'claimed')).toBe(true)
+      })
+
+      it('leaves a socket that is not ready alone, and its queued scripts still run', async () => {
+        const client = make({ lazyConnect: true })
+        clients.push(client)
+        const store = new RedisStore({ client, prefix: `lazy:${randomUUID()}:` })
+        const claims = claimMany(store, 5)
+        expect(client.stream).toBeUndefined()
+        expect((await claims).every((r) => r.state === 'claimed')).toBe(true)
+        expect(client.stream.writableCorked).toBe(0)
       })
     })
   }
