@@ -17,6 +17,7 @@ const ALL_VARIANTS = [
   'bare',
   'ours-memory',
   'ours-redis',
+  'ours-redis-uncoalesced',
   'ours-redis-autopipeline',
   'ours-memory-rawbody',
   'floor-memory',

@@ -168,7 +168,16 @@ const variants: Record<
   // Same, hashing the raw request bytes instead of canonical JSON (README: fingerprint).
   'ours-memory-rawbody': () =>
     app('ours-memory-rawbody', idempotency({ store: new MemoryStore() }), undefined, true),
-  // Same, with ioredis batching the commands issued in one tick into one socket write.
+  // Same, each script written to the socket on its own (the store's default holds the writes of
+  // one loop phase together).
+  'ours-redis-uncoalesced': () =>
+    app(
+      'ours-redis-uncoalesced',
+      idempotency({
+        store: new RedisStore({ client: redis('ours-redis-uncoalesced'), coalesceWrites: false }),
+      }),
+    ),
+  // Same, with ioredis batching the commands issued in one loop phase into one pipeline instead.
   'ours-redis-autopipeline': () =>
     app(
       'ours-redis-autopipeline',
