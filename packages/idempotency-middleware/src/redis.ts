@@ -1,5 +1,8 @@
 import { isUtf8 } from 'node:buffer'
 import { createHash, randomUUID } from 'node:crypto'
+// The module's own setImmediate, not the global: fake timers in a test (vi.useFakeTimers())
+// replace the global one, and a socket corked until a fake clock moves would never send.
+import { setImmediate } from 'node:timers'
 import { asBuffer } from './bytes.js'
 import type { ClaimResult, IdempotencyStore, StoredResponse } from './store.js'
 

@@ -3,7 +3,7 @@ import express from 'express'
 import { Redis as Redis5 } from 'ioredis'
 import { Redis as Redis6 } from 'ioredis6'
 import request from 'supertest'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import { noRedis, redisUrl } from '../../../test-support/redis.js'
 import { idempotency } from '../src/index.js'
 import { RedisStore } from '../src/redis.js'
@@ -163,6 +163,21 @@ describe.skipIf(noRedis)('RedisStore', () => {
         const writes = socketWrites(client)
         await claimMany(store, 20)
         expect(writes.count).toBe(20)
+      })
+
+      it('still sends under fake timers, which replace the global setImmediate', async () => {
+        const client = make()
+        clients.push(client)
+        await client.ping()
+        const store = new RedisStore({ client, prefix: `fake:${randomUUID()}:` })
+        vi.useFakeTimers()
+        try {
+          const claims = claimMany(store, 3)
+          expect(client.stream.writableCorked).toBe(1)
+          expect((await claims).every((r) => r.state === 'claimed')).toBe(true)
+        } finally {
+          vi.useRealTimers()
+        }
       })
 
       it('leaves batching to an auto-pipelined client', async () => {
