@@ -1,9 +1,7 @@
 import { isUtf8 } from 'node:buffer'
 import { createHash, randomUUID } from 'node:crypto'
-// The module's own setImmediate, not the global: fake timers in a test (vi.useFakeTimers())
-// replace the global one, and a socket corked until a fake clock moves would never send.
-import { setImmediate } from 'node:timers'
 import { asBuffer } from './bytes.js'
+import { WriteCoalescer, type WriteTarget } from './coalesce.js'
 import type { ClaimResult, IdempotencyStore, StoredResponse } from './store.js'
 
 type Eval = (script: string, keys: 1, ...args: (string | Buffer | number)[]) => Promise<unknown>
@@ -30,19 +28,12 @@ export interface RedisStoreOptions {
   /** Prepended to every key. @default 'idem:' */
   prefix?: string
   /**
-   * Holds the client's socket writes until the end of the event loop's I/O phase, so the
-   * scripts of all the requests parsed in that phase leave in one write. Not done on a Cluster
-   * or a client with `enableAutoPipelining`, which batch on their own. @default true
+   * Holds the client's socket writes until the event loop's next check phase (setImmediate), so
+   * the scripts of all the requests handled before it leave in one write. Not done on a Cluster,
+   * a client with `enableAutoPipelining`, or one with `autoResendUnfulfilledCommands: false`.
+   * @default true
    */
   coalesceWrites?: boolean
-}
-
-/** What the store reads of an ioredis client to coalesce its writes (see `#cork`). */
-interface WriteTarget {
-  status?: string
-  isCluster?: boolean
-  options?: { enableAutoPipelining?: boolean }
-  stream?: { cork?(): void; uncork(): void }
 }
 
 // One string per record, so each step is a GET and at most one write. A hash took 3 to 4 calls
@@ -162,10 +153,8 @@ export class RedisStore implements IdempotencyStore {
   // and a counter within it, without random bytes per claim.
   readonly #tokenPrefix = `${randomUUID()}:`
   #tokens = 0
-  /** The client, when its writes are coalesced. */
-  readonly #target: WriteTarget | undefined
-  /** The socket corked in this loop phase, if any. */
-  #corked: WriteTarget['stream'] = undefined
+  /** Holds the client's writes per loop phase, unless `coalesceWrites: false` (see the option). */
+  readonly #coalescer: WriteCoalescer | undefined
 
   constructor(options: RedisStoreOptions) {
     this.#prefix = options.prefix ?? 'idem:'
@@ -176,33 +165,10 @@ export class RedisStore implements IdempotencyStore {
       }
     }
     this.#client = client as Record<Method, Eval>
-    const target = client as WriteTarget
-    const batchesItself = target.isCluster === true || target.options?.enableAutoPipelining === true
-    this.#target = (options.coalesceWrites ?? true) && !batchesItself ? target : undefined
-  }
-
-  /**
-   * Corks the client's socket until the check phase of this loop iteration (setImmediate, as
-   * ioredis's auto-pipelining does): one write and one read for the commands of every request
-   * parsed in this I/O phase, instead of one each. The socket's CPU was most of what a request
-   * guarded by Redis cost (bench: unique keys 0.70× → 0.89× bare, replays 0.97× → 1.21×).
-   * Commands are only held, never reordered. A socket that is not ready (offline queue,
-   * reconnecting) is left alone.
-   */
-  #cork(): void {
-    const target = this.#target
-    if (target === undefined || this.#corked !== undefined || target.status !== 'ready') return
-    const stream = target.stream
-    if (typeof stream?.cork !== 'function') return
-    stream.cork()
-    this.#corked = stream
-    setImmediate(this.#uncork)
-  }
-
-  readonly #uncork = (): void => {
-    const stream = this.#corked
-    this.#corked = undefined
-    stream?.uncork()
+    // Holding the socket's writes per loop phase: the socket's CPU was most of what a request
+    // guarded by Redis cost (bench: unique keys 0.70× → 0.89× bare, replays 0.97× → 1.21×).
+    this.#coalescer =
+      (options.coalesceWrites ?? true) ? WriteCoalescer.for(client as WriteTarget) : undefined
   }
 
   /**
@@ -220,7 +186,7 @@ export class RedisStore implements IdempotencyStore {
   ): Promise<T> {
     const client = this.#client
     const full = this.#prefix + key
-    this.#cork()
+    this.#coalescer?.hold()
     return client[buffers ? 'evalshaBuffer' : 'evalsha'](script.sha, 1, full, ...args).then(
       parse,
       (error: unknown) => {

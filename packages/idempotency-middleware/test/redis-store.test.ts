@@ -1,4 +1,9 @@
+import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
+import { syncBuiltinESMExports } from 'node:module'
+import timers from 'node:timers'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import express from 'express'
 import { Redis as Redis5 } from 'ioredis'
 import { Redis as Redis6 } from 'ioredis6'
@@ -180,6 +185,34 @@ describe.skipIf(noRedis)('RedisStore', () => {
         }
       })
 
+      it('still sends when fake timers also replace the timers module (as sinon does)', async () => {
+        const client = make()
+        clients.push(client)
+        await client.ping()
+        const store = new RedisStore({ client, prefix: `faketimers:${randomUUID()}:` })
+        const real = timers.setImmediate
+        timers.setImmediate = (() => {}) as unknown as typeof timers.setImmediate
+        syncBuiltinESMExports()
+        try {
+          const claims = claimMany(store, 3)
+          expect((await claims).every((r) => r.state === 'claimed')).toBe(true)
+        } finally {
+          timers.setImmediate = real
+          syncBuiltinESMExports()
+        }
+      })
+
+      it('leaves the writes of a client that does not resend them alone', async () => {
+        // ioredis drops, unsettled, the commands it wrote to a socket that then closed.
+        const client = make({ autoResendUnfulfilledCommands: false })
+        clients.push(client)
+        await client.ping()
+        const store = new RedisStore({ client, prefix: `noresend:${randomUUID()}:` })
+        const claims = claimMany(store, 3)
+        expect(client.stream.writableCorked).toBe(0)
+        expect((await claims).every((r) => r.state === 'claimed')).toBe(true)
+      })
+
       it('leaves batching to an auto-pipelined client', async () => {
         const client = make({ enableAutoPipelining: true })
         clients.push(client)
@@ -201,4 +234,22 @@ describe.skipIf(noRedis)('RedisStore', () => {
       })
     })
   }
+})
+
+describe.skipIf(noRedis)('RedisStore on process exit', () => {
+  it('sends a write it was still holding back when the process exits right after the call', async () => {
+    const fixture = fileURLToPath(new URL('./fixtures/exit-after-claim.ts', import.meta.url))
+    const prefix = `exit:${randomUUID()}:`
+    await promisify(execFile)(process.execPath, [
+      '--import',
+      'tsx',
+      '--conditions=@steadfast/source',
+      fixture,
+      redisUrl as string,
+      prefix,
+    ])
+    const client = new Redis5(redisUrl)
+    clients.push(client)
+    expect(await client.exists(`${prefix}k`)).toBe(1)
+  })
 })
