@@ -5,13 +5,13 @@ import timers from 'node:timers'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import express from 'express'
-import { Redis as Redis5 } from 'ioredis'
+import { Redis as Redis5, type RedisOptions } from 'ioredis'
 import { Redis as Redis6 } from 'ioredis6'
 import request from 'supertest'
 import { afterAll, describe, expect, it, vi } from 'vitest'
 import { noRedis, redisUrl } from '../../../test-support/redis.js'
 import { idempotency } from '../src/index.js'
-import { RedisStore } from '../src/redis.js'
+import { RedisStore, type RedisStoreOptions } from '../src/redis.js'
 import { describeStore } from '../src/testing.js'
 
 const clients: { quit(): Promise<unknown> }[] = []
@@ -74,6 +74,19 @@ describe.skipIf(noRedis)('RedisStore', () => {
     })
 
     describe(`with ${version}`, () => {
+      /** A connected client (ready, so its socket exists) and a store on it. */
+      const connected = async (
+        name: string,
+        clientOptions: RedisOptions = {},
+        storeOptions: Partial<RedisStoreOptions> = {},
+      ) => {
+        const client = make(clientOptions)
+        clients.push(client)
+        await client.ping()
+        const prefix = `${name}:${randomUUID()}:`
+        return { client, store: new RedisStore({ client, prefix, ...storeOptions }) }
+      }
+
       it('uses one round trip per operation, by EVALSHA', async () => {
         const client = make()
         clients.push(client)
@@ -143,10 +156,7 @@ describe.skipIf(noRedis)('RedisStore', () => {
       })
 
       it('sends the scripts of one loop phase in one socket write, and uncorks after it', async () => {
-        const client = make()
-        clients.push(client)
-        await client.ping()
-        const store = new RedisStore({ client, prefix: `cork:${randomUUID()}:` })
+        const { client, store } = await connected('cork')
         const writes = socketWrites(client)
         const claims = claimMany(store, 20)
         expect(client.stream.writableCorked).toBe(1)
@@ -157,24 +167,14 @@ describe.skipIf(noRedis)('RedisStore', () => {
       })
 
       it('writes each script at once with coalesceWrites: false', async () => {
-        const client = make()
-        clients.push(client)
-        await client.ping()
-        const store = new RedisStore({
-          client,
-          prefix: `nocork:${randomUUID()}:`,
-          coalesceWrites: false,
-        })
+        const { client, store } = await connected('nocork', {}, { coalesceWrites: false })
         const writes = socketWrites(client)
         await claimMany(store, 20)
         expect(writes.count).toBe(20)
       })
 
       it('still sends under fake timers, which replace the global setImmediate', async () => {
-        const client = make()
-        clients.push(client)
-        await client.ping()
-        const store = new RedisStore({ client, prefix: `fake:${randomUUID()}:` })
+        const { client, store } = await connected('fake')
         vi.useFakeTimers()
         try {
           const claims = claimMany(store, 3)
@@ -186,10 +186,7 @@ describe.skipIf(noRedis)('RedisStore', () => {
       })
 
       it('still sends when fake timers also replace the timers module (as sinon does)', async () => {
-        const client = make()
-        clients.push(client)
-        await client.ping()
-        const store = new RedisStore({ client, prefix: `faketimers:${randomUUID()}:` })
+        const { store } = await connected('faketimers')
         const real = timers.setImmediate
         timers.setImmediate = (() => {}) as unknown as typeof timers.setImmediate
         syncBuiltinESMExports()
@@ -204,20 +201,16 @@ describe.skipIf(noRedis)('RedisStore', () => {
 
       it('leaves the writes of a client that does not resend them alone', async () => {
         // ioredis drops, unsettled, the commands it wrote to a socket that then closed.
-        const client = make({ autoResendUnfulfilledCommands: false })
-        clients.push(client)
-        await client.ping()
-        const store = new RedisStore({ client, prefix: `noresend:${randomUUID()}:` })
+        const { client, store } = await connected('noresend', {
+          autoResendUnfulfilledCommands: false,
+        })
         const claims = claimMany(store, 3)
         expect(client.stream.writableCorked).toBe(0)
         expect((await claims).every((r) => r.state === 'claimed')).toBe(true)
       })
 
       it('leaves batching to an auto-pipelined client', async () => {
-        const client = make({ enableAutoPipelining: true })
-        clients.push(client)
-        await client.ping()
-        const store = new RedisStore({ client, prefix: `ap:${randomUUID()}:` })
+        const { client, store } = await connected('ap', { enableAutoPipelining: true })
         const claims = claimMany(store, 20)
         expect(client.stream.writableCorked).toBe(0)
         expect((await claims).every((r) => r.state === 'claimed')).toBe(true)
