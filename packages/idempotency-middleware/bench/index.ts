@@ -58,7 +58,7 @@ const redisServer = process.env.REDIS_URL ? undefined : await startRedisServer()
 const redisUrl = process.env.REDIS_URL ?? (redisServer?.url as string)
 
 const child: ChildProcess = fork(fileURLToPath(new URL('./server.ts', import.meta.url)), {
-  execArgv: ['--import', 'tsx'],
+  execArgv: ['--import', 'tsx', '--expose-gc'],
   env: { ...process.env, REDIS_URL: redisUrl, NODE_ENV: 'development' },
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 })

@@ -225,6 +225,9 @@ process.on('message', (message: Message) => {
       const listen = async () => {
         const factory = variants[message.variant]
         if (!factory) throw new Error(`unknown variant ${message.variant}`)
+        // The previous cell's app, store and records are garbage now: collect them here, so
+        // the next cell does not pay for them (each variant would pay for its predecessor's).
+        globalThis.gc?.()
         current = (await factory()).listen(0, '127.0.0.1', () => {
           const address = current?.address()
           reply({ port: typeof address === 'object' && address ? address.port : 0 })
