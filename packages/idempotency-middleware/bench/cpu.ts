@@ -83,6 +83,9 @@ function request(app: ReturnType<typeof express>): Promise<void> {
     res.on('finish', () => resolve())
     app(req as never, res as never)
     req.push(BODY)
+    // As Node's parser does: a request that is not complete when it is destroyed counts as aborted,
+    // which destroys the socket under the response (an error per request in the measurement).
+    req.complete = true
     req.push(null)
   })
 }
