@@ -75,7 +75,16 @@ export async function startRedisServer(
     { stdio: 'ignore' },
   )
   const failed = new Promise<never>((_, reject) => {
-    child.once('error', reject)
+    child.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'ENOENT'
+          ? new Error(
+              'redis-server is not on PATH: install it (Debian: apt-get install -y redis-server) or set REDIS_URL',
+              { cause: error },
+            )
+          : error,
+      ),
+    )
     child.once('exit', (code) => reject(new Error(`redis-server exited early with code ${code}`)))
   })
   const deadline = Date.now() + 10_000
