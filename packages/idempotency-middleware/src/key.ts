@@ -8,6 +8,22 @@ function isPrintable(code: number): boolean {
   return code >= 0x20 && code <= 0x7e
 }
 
+/**
+ * Strips optional whitespace (SP and HTAB, RFC 9110 §5.6.3) only: `String#trim` also strips
+ * U+00A0, which is how Node hands over a raw 0xA0 byte, and would let a non-ASCII key through.
+ */
+function trimOws(value: string): string {
+  let start = 0
+  let end = value.length
+  while (start < end && isOws(value.charCodeAt(start))) start++
+  while (end > start && isOws(value.charCodeAt(end - 1))) end--
+  return start === 0 && end === value.length ? value : value.slice(start, end)
+}
+
+function isOws(code: number): boolean {
+  return code === 0x20 || code === 0x09
+}
+
 /** Unquotes an RFC 8941 Structured-Field string (`"a\"b"`), or returns undefined if malformed. */
 function parseSfString(value: string): string | undefined {
   let out = ''
@@ -43,7 +59,7 @@ export function parseIdempotencyKey(
   if (lines.length > 1) {
     throw new IdempotencyKeyInvalidError(`The ${headerName} header must be sent once`)
   }
-  const raw = (lines[0] as string).trim()
+  const raw = trimOws(lines[0] as string)
   let key: string | undefined
   if (raw.charCodeAt(0) === 0x22) {
     key = parseSfString(raw)

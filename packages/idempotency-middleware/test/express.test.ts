@@ -101,6 +101,36 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
       expect(runs).toBe(0)
     })
 
+    it('answers 400 for a raw 0xA0 byte around the key, which String#trim() would strip', async () => {
+      // supertest sends header values as UTF-8; node:http sends a string's chars as latin1
+      // bytes, and Node hands a received 0xA0 byte over as U+00A0.
+      const server = createServer(makeApp()).listen(0)
+      try {
+        const { port } = server.address() as { port: number }
+        const post = (key: string) =>
+          new Promise<number>((resolve, reject) => {
+            const req = httpRequest({
+              port,
+              method: 'POST',
+              path: '/orders',
+              headers: { 'Content-Type': 'application/json', 'Idempotency-Key': key },
+            })
+            req.on('response', (res) => res.resume().on('end', () => resolve(res.statusCode ?? 0)))
+            req.on('error', reject)
+            // A Buffer, so the head goes out on its own as latin1 (a string body would be
+            // sent in one piece with it, all as UTF-8).
+            req.end(Buffer.from('{}'))
+          })
+        expect(await post('abc\u00a0')).toBe(400)
+        expect(await post('\u00a0abc')).toBe(400)
+        expect(await post('"abc"\u00a0')).toBe(400)
+        expect(runs).toBe(0)
+        expect(await post('abc')).toBe(201)
+      } finally {
+        server.close()
+      }
+    })
+
     it('accepts 255 characters', async () => {
       await request(makeApp())
         .post('/orders')

@@ -3,6 +3,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   canonicalJson,
+  IdempotencyKeyInvalidError,
   isIdempotencyKeyInvalidError,
   parseIdempotencyKey,
   requestFingerprint,
@@ -27,6 +28,16 @@ describe('parseIdempotencyKey()', () => {
 
   it('returns undefined when the header is absent', () => {
     expect(parseIdempotencyKey(undefined, 'Idempotency-Key', false)).toBeUndefined()
+  })
+
+  it('trims spaces and tabs around the value, and nothing else', () => {
+    expect(parseIdempotencyKey([' \t"abc"\t '], 'Idempotency-Key', false)).toBe('abc')
+    expect(parseIdempotencyKey([' abc\t'], 'Idempotency-Key', false)).toBe('abc')
+    for (const value of ['abc\u00a0', '\u00a0abc', '"abc"\u00a0', 'abc\u2003', 'abc\n']) {
+      expect(() => parseIdempotencyKey([value], 'Idempotency-Key', false)).toThrow(
+        IdempotencyKeyInvalidError,
+      )
+    }
   })
 
   it('throws IdempotencyKeyInvalidError with the header name', () => {
