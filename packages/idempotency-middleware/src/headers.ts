@@ -29,19 +29,27 @@ const FORBIDDEN = new Set([
   'upgrade',
   'age',
   'retry-after',
-  'request-id',
-  'x-request-id',
-  'x-correlation-id',
   'traceparent',
   'tracestate',
+  'b3',
+  'sentry-trace',
+  'baggage',
+  'x-cloud-trace-context',
+  'cf-ray',
+  'x-amz-cf-id',
+  'x-amz-id-2',
+  'server-timing',
+  'x-response-time',
   'idempotent-replayed',
 ])
-const FORBIDDEN_PATTERN = /^(x-)?rate-?limit/
+// Rate limits, and the request, correlation and trace ids of every vendor: x-request-id,
+// x-amzn-requestid, x-ms-request-id, x-github-request-id, x-correlation-id, x-b3-traceid, …
+const FORBIDDEN_PATTERNS = [/^(x-)?rate-?limit/, /(^|-)(request|correlation|trace|span)-?id$/]
 
 /** True for a header that must never be replayed. */
 export function isForbiddenReplayHeader(name: string): boolean {
   const lower = name.toLowerCase()
-  return FORBIDDEN.has(lower) || FORBIDDEN_PATTERN.test(lower)
+  return FORBIDDEN.has(lower) || FORBIDDEN_PATTERNS.some((pattern) => pattern.test(lower))
 }
 
 /** The allowlist: the defaults plus `extra`, refusing any forbidden header at startup. */

@@ -278,11 +278,33 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
       'Transfer-Encoding',
       'Connection',
       'X-Request-Id',
+      'Request-Id',
+      'X-Correlation-Id',
+      'X-Amzn-RequestId',
+      'X-Amz-Request-Id',
+      'X-Ms-Request-Id',
+      'X-GitHub-Request-Id',
+      'X-Trace-Id',
+      'X-B3-TraceId',
+      'X-B3-SpanId',
+      'b3',
+      'traceparent',
+      'sentry-trace',
+      'X-Cloud-Trace-Context',
+      'CF-Ray',
+      'Server-Timing',
       'X-RateLimit-Remaining',
       'RateLimit-Policy',
     ])('refuses replayHeaders containing %s at startup', (header) => {
       expect(() => idempotency({ replayHeaders: [header] })).toThrow(/never replayed/)
     })
+
+    it.each(['X-Order-Id', 'X-Invoice', 'Vary', 'X-Tracer'])(
+      'accepts replayHeaders containing %s',
+      (header) => {
+        expect(() => idempotency({ replayHeaders: [header] })).not.toThrow()
+      },
+    )
   })
 
   describe('when fingerprinting', () => {
