@@ -229,7 +229,7 @@ export class IdempotencyEngine {
     let pollMs = 10
     for (;;) {
       let result: ClaimResult
-      const claiming = this.store.claim(keyHash, fingerprint, this.leaseMs)
+      const claiming = this.#claim(keyHash, fingerprint)
       try {
         result = await this.deadlines.run(claiming, 'claim')
       } catch (error) {
@@ -237,7 +237,7 @@ export class IdempotencyEngine {
         // reconnects); nobody would run or release it, so the key would be locked for a lease.
         claiming.then(
           (late) => {
-            if (late.state === 'claimed') this.store.release(keyHash, late.token).catch(() => {})
+            if (late.state === 'claimed') this.#release(keyHash, late.token)
           },
           () => {},
         )
@@ -264,6 +264,24 @@ export class IdempotencyEngine {
         await sleep(Math.min(pollMs, waitFor))
         pollMs = Math.min(pollMs * 2, 250)
       }
+    }
+  }
+
+  /** `store.claim()`, a store that throws instead of rejecting included (onStoreError applies). */
+  #claim(keyHash: string, fingerprint: string): Promise<ClaimResult> {
+    try {
+      return this.store.claim(keyHash, fingerprint, this.leaseMs)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /** A best-effort `store.release()`, for a claim nobody will run. */
+  #release(keyHash: string, token: string): void {
+    try {
+      this.store.release(keyHash, token).catch(() => {})
+    } catch {
+      // The lease expires on its own.
     }
   }
 

@@ -861,6 +861,23 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
       expect(res.status).toBe(503)
     })
 
+    it.each([
+      ['fail-closed', 503, 0],
+      ['fail-open', 201, 1],
+    ] as const)(
+      'applies %s to a store whose claim() throws instead of rejecting',
+      async (mode, status, ran) => {
+        const store = new SpyStore()
+        store.throwNow.claim = new Error('not a promise')
+        const log = eventLog()
+        const app = makeApp({ store, onStoreError: mode, onEvent: log.onEvent })
+        const res = await request(app).post('/orders').set('Idempotency-Key', 'k').send({})
+        expect(res.status).toBe(status)
+        expect(runs).toBe(ran)
+        expect(log.types()).toEqual(['store-error'])
+      },
+    )
+
     it('runs the handler unguarded and emits an event with fail-open', async () => {
       const store = new SpyStore()
       store.fail.claim = 'hang'

@@ -14,6 +14,8 @@ export class SpyStore implements IdempotencyStore {
   completed: StoredResponse[] = []
   delay: Partial<Record<'claim' | 'complete' | 'release' | 'renew', number>> = {}
   fail: Partial<Record<'claim' | 'complete' | 'release' | 'renew', Error | 'hang'>> = {}
+  /** Thrown by the call itself instead of a rejected promise (a store breaking the contract). */
+  throwNow: Partial<Record<'claim' | 'complete' | 'release' | 'renew', Error>> = {}
 
   constructor(inner: IdempotencyStore = new MemoryStore()) {
     this.inner = inner
@@ -35,6 +37,7 @@ export class SpyStore implements IdempotencyStore {
   }
 
   claim(key: string, fingerprint: string, leaseMs: number) {
+    if (this.throwNow.claim) throw this.throwNow.claim
     return this.#step('claim', key, () => this.inner.claim(key, fingerprint, leaseMs))
   }
   complete(key: string, token: string, response: StoredResponse, ttlMs: number) {
