@@ -79,7 +79,7 @@ export async function idempotent<T>(
     case 'replay': {
       if (decision.response.headers['idempotent-body-omitted'] !== undefined) {
         throw new IdempotencyRecordUnreadableError(
-          'The result of this key ran once but was too large to store',
+          'This key ran once, but its result was not stored (too large, or not encodable)',
         )
       }
       try {
@@ -98,7 +98,17 @@ export async function idempotent<T>(
         await decision.claim.release()
         throw error
       }
-      const body = codec.encode(value)
+      let body: Uint8Array
+      try {
+        body = codec.encode(value)
+      } catch (error) {
+        // fn ran, so the key must not run it again: it is stored as run, without its result.
+        await decision.claim.finish(200, {}, new Uint8Array(0), true)
+        throw new IdempotencyRecordUnreadableError(
+          'fn ran, but its result cannot be encoded: the key is stored without it and will not run again',
+          { cause: error },
+        )
+      }
       const omitted = body.byteLength > engine.maxStoredBodyBytes
       await decision.claim.finish(200, {}, omitted ? new Uint8Array(0) : body, omitted)
       return value

@@ -119,6 +119,22 @@ describe.each(stores)('idempotent() with %s', (_name, makeStore) => {
     expect(isIdempotencyRecordUnreadableError(error)).toBe(true)
     expect(fn).toHaveBeenCalledTimes(1)
   })
+
+  it('stores a key whose result cannot be encoded as run, and never runs it again', async () => {
+    const store = makeStore()
+    const fn = vi.fn(async () => ({ amount: 10n }))
+    const events: string[] = []
+    const options = { leaseMs: 300, onEvent: (event: { type: string }) => events.push(event.type) }
+    const first = await idempotent(store, 'job', fn, options).catch((e: unknown) => e)
+    expect(isIdempotencyRecordUnreadableError(first)).toBe(true)
+    expect((first as Error).cause).toBeInstanceOf(TypeError)
+    // Past the lease: a claim left behind would now be taken over and run fn again.
+    await sleep(400)
+    const retry = await idempotent(store, 'job', fn, options).catch((e: unknown) => e)
+    expect(isIdempotencyRecordUnreadableError(retry)).toBe(true)
+    expect(fn).toHaveBeenCalledTimes(1)
+    expect(events).toEqual(['claimed', 'replayed'])
+  })
 })
 
 describe('idempotent() when the store fails', () => {
