@@ -1,5 +1,6 @@
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
+import fc from 'fast-check'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { idempotency, MemoryStore } from '../src/index.js'
 import { describeStore } from '../src/testing.js'
@@ -103,6 +104,91 @@ describe('MemoryStore', () => {
       expect((await store.claim('in-flight', 'fp', 60_000)).state).toBe('in-progress')
       expect((await store.claim('newest', 'fp', 60_000)).state).toBe('completed')
       await store.close()
+    })
+
+    it('evicts a record that completed after eviction stepped over it before newer ones', () => {
+      const store = new MemoryStore({ maxEntries: 2 })
+      const claim = (key: string) => {
+        const result = store.sync.claim(key, 'fp', 60_000)
+        if (result.state !== 'claimed') throw new Error(`${key} not claimed`)
+        return result.token
+      }
+      const done = (key: string, token: string) => store.sync.complete(key, token, RESPONSE, 60_000)
+      const a = claim('a')
+      done('b', claim('b'))
+      // Over the bound: 'b' goes, 'a' (in flight) is stepped over.
+      const c = claim('c')
+      done('a', a)
+      done('c', c)
+      // Over the bound again: 'a' is the oldest completed record, older than 'c' by both counts.
+      claim('d')
+      expect(store.sync.claim('c', 'fp', 60_000).state).toBe('completed')
+      expect(store.sync.claim('a', 'fp', 60_000).state).toBe('claimed')
+      void store.close()
+    })
+
+    it('always evicts the oldest completed records, whatever the order of claims, completions and releases (property)', () => {
+      type Op = { kind: 'claim' } | { kind: 'complete' | 'release'; pick: number }
+      const op: fc.Arbitrary<Op> = fc.oneof(
+        { arbitrary: fc.constant({ kind: 'claim' as const }), weight: 3 },
+        {
+          arbitrary: fc.record({ kind: fc.constant('complete' as const), pick: fc.nat() }),
+          weight: 3,
+        },
+        {
+          arbitrary: fc.record({ kind: fc.constant('release' as const), pick: fc.nat() }),
+          weight: 1,
+        },
+      )
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1, max: 4 }),
+          fc.array(op, { minLength: 4, maxLength: 60 }),
+          (max, ops) => {
+            const store = new MemoryStore({ maxEntries: max })
+            // The model: records in claim order; over the bound, the first completed ones go.
+            const model: { key: string; token: string; done: boolean }[] = []
+            const evict = () => {
+              while (model.length > max) {
+                const oldest = model.findIndex((record) => record.done)
+                if (oldest < 0) return
+                model.splice(oldest, 1)
+              }
+            }
+            let next = 0
+            for (const step of ops) {
+              if (step.kind === 'claim') {
+                const key = `k${next++}`
+                const result = store.sync.claim(key, 'fp', 60_000)
+                if (result.state !== 'claimed') return false
+                model.push({ key, token: result.token, done: false })
+                evict()
+                continue
+              }
+              const running = model.filter((record) => !record.done)
+              const record = running[step.pick % Math.max(1, running.length)]
+              if (record === undefined) continue
+              if (step.kind === 'complete') {
+                store.sync.complete(record.key, record.token, RESPONSE, 60_000)
+                record.done = true
+                evict()
+              } else {
+                store.sync.release(record.key, record.token)
+                model.splice(model.indexOf(record), 1)
+              }
+            }
+            expect(store.size).toBe(model.length)
+            // Same size and every modelled record held: the same records.
+            for (const record of model) {
+              const state = store.sync.claim(record.key, 'fp', 60_000).state
+              expect(state).toBe(record.done ? 'completed' : 'in-progress')
+            }
+            void store.close()
+            return true
+          },
+        ),
+        { numRuns: 500 },
+      )
     })
 
     it('keeps evicting oldest first over many evictions, a re-run key counting as new', async () => {
