@@ -16,21 +16,29 @@ export class BodyCapture {
     this.#limit = limit
   }
 
+  /** Bytes written so far, counted on past the limit. */
+  get size(): number {
+    return this.#size
+  }
+
   /** Records one chunk as `res.write()`/`res.end()` receive it. */
   add(chunk: unknown, encoding?: unknown): void {
-    if (this.omitted || chunk === undefined || chunk === null) return
+    if (chunk === undefined || chunk === null) return
     let bytes: Uint8Array
     if (typeof chunk === 'string') {
-      bytes = Buffer.from(
-        chunk,
-        typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8',
-      )
+      const coding = typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8'
+      if (this.omitted) {
+        this.#size += Buffer.byteLength(chunk, coding)
+        return
+      }
+      bytes = Buffer.from(chunk, coding)
     } else if (chunk instanceof Uint8Array) {
       bytes = chunk
     } else {
       return
     }
     this.#size += bytes.byteLength
+    if (this.omitted) return
     if (this.#size > this.#limit) {
       this.omitted = true
       this.#chunks = []
@@ -56,6 +64,10 @@ export interface CapturableResponse {
   end: AnyFn
   /** Node's serialized header block, set once the headers went out. */
   readonly _header?: string | null
+  /** Node's Content-Length of the headers that went out, if they had one. */
+  readonly _contentLength?: number | null
+  /** Node: true when the body that went out is chunked. */
+  readonly chunkedEncoding?: boolean
   getHeaders(): Record<string, number | string | string[] | undefined>
   destroy(error?: Error): unknown
 }
@@ -127,9 +139,24 @@ function sentHeaders(
 }
 
 /**
+ * The body length the response declares with Content-Length (Infinity without one): once that
+ * many bytes are written, the client has the whole response even before `end()`.
+ */
+function declaredLength(res: CapturableResponse): number {
+  if (typeof res._header === 'string') {
+    const length = res._contentLength
+    return res.chunkedEncoding !== true && typeof length === 'number' ? length : Infinity
+  }
+  const value = getHeader.call(res, 'content-length')
+  const length = typeof value === 'number' || typeof value === 'string' ? Number(value) : NaN
+  return Number.isFinite(length) ? length : Infinity
+}
+
+/**
  * One response being recorded: its bytes so far, and the claim to finish when it ends. The
- * final `end()` is held back until the record is stored: a client that saw the response always
- * gets the replay.
+ * write that carries the last byte is held back until the record is stored: the final `end()`,
+ * or the `write()` that completes a declared Content-Length (`res.sendFile`, a stream piped
+ * with its length). A client that saw the whole response always gets the replay.
  */
 class Recording extends BodyCapture implements CaptureControl {
   readonly #res: CapturableResponse
@@ -141,7 +168,10 @@ class Recording extends BodyCapture implements CaptureControl {
    * set a content-encoding when it handed us the first bytes: what we record is encoded.
    */
   encodedAbove = false
-  #ended = false
+  /** True once the claim was finished or released. */
+  #settled = false
+  /** The writes after the one held back for the store, in order; undefined when none is held. */
+  #held: Promise<void> | undefined
 
   constructor(res: CapturableResponse, sink: ResponseSink, limit: number, onTheWire: boolean) {
     super(limit)
@@ -156,35 +186,74 @@ class Recording extends BodyCapture implements CaptureControl {
    * released: the handler may still run, and a retry must not run alongside it.
    */
   abandoned(): boolean {
-    return !this.#ended && this.#res.destroyed
+    return !this.#settled && this.#res.destroyed
+  }
+
+  /** The response's `write(...args)`; `write` is the one it wrapped. */
+  write(write: AnyFn, args: unknown[]): unknown {
+    const res = this.#res
+    if (this.#held !== undefined) return this.#after(write, args)
+    if (this.#settled) return write.apply(res, args)
+    this.add(args[0], args[1])
+    if (this.size < declaredLength(res)) return write.apply(res, args)
+    // The client will have the whole response once this write goes out: store first.
+    const stored = this.#settle()
+    if (stored === undefined) return write.apply(res, args)
+    this.#held = stored
+    return this.#after(write, args)
   }
 
   /** The response's final `end(...args)`; `end`, the one it wrapped, runs once the record is stored. */
   end(end: AnyFn, args: unknown[]): void {
     const res = this.#res
-    this.#ended = true
-    if (typeof args[0] !== 'function') this.add(args[0], args[1])
-    // A destroyed response means the client left before the handler finished: run it again.
-    const stored = res.destroyed
-      ? this.#sink.release()
-      : this.#sink.finish(
-          res.statusCode,
-          sentHeaders(res, this.#sink.readHeaders),
-          this.bytes(),
-          this.omitted,
-          this.#onTheWire || this.encodedAbove,
-        )
-    if (stored === undefined) {
-      end.apply(res, args)
+    if (this.#held !== undefined) {
+      this.#after(end, args)
       return
     }
-    // The caller's end() returned long ago; a late failure can only tear the response down.
-    stored.then(() => end.apply(res, args)).catch((error: unknown) => res.destroy(error as Error))
+    if (!this.#settled) {
+      if (typeof args[0] !== 'function') this.add(args[0], args[1])
+      const stored = this.#settle()
+      if (stored !== undefined) {
+        this.#held = stored
+        this.#after(end, args)
+        return
+      }
+    }
+    end.apply(res, args)
+  }
+
+  /** Finishes the claim with the response so far, or releases it if the client left. */
+  #settle(): Promise<void> | undefined {
+    const res = this.#res
+    this.#settled = true
+    // A destroyed response means the client left before the handler finished: run it again.
+    if (res.destroyed) return this.#sink.release()
+    return this.#sink.finish(
+      res.statusCode,
+      sentHeaders(res, this.#sink.readHeaders),
+      this.bytes(),
+      this.omitted,
+      this.#onTheWire || this.encodedAbove,
+    )
+  }
+
+  /**
+   * Runs `call(...args)` on the response after what is held. The caller's call returned long
+   * ago (as if the bytes were buffered), so a late failure can only tear the response down.
+   */
+  #after(call: AnyFn, args: unknown[]): true {
+    const res = this.#res
+    const held = (this.#held as Promise<void>).then(() => {
+      call.apply(res, args)
+    })
+    held.catch((error: unknown) => res.destroy(error as Error))
+    this.#held = held
+    return true
   }
 
   handlerFinished(): void {
     // Koa skips responding to a client that left, so no end() will come to release the key.
-    if (!this.#ended && this.#res.destroyed) void this.#sink.release()
+    if (!this.#settled && this.#res.destroyed) void this.#sink.release()
   }
 }
 
@@ -215,8 +284,7 @@ export function captureResponse(
   }
   const ownWrite = (...args: unknown[]) => {
     if (first) look()
-    recording.add(args[0], args[1])
-    return write.apply(res, args)
+    return recording.write(write, args)
   }
   const ownEnd = (...args: unknown[]) => {
     if (first) look()
@@ -249,8 +317,10 @@ function wrapPrototype(target: { write: AnyFn; end: AnyFn }): void {
   const ownWrite = Object.hasOwn(target, 'write') ? target.write : undefined
   const ownEnd = Object.hasOwn(target, 'end') ? target.end : undefined
   target.write = function recordedWrite(this: CapturableResponse, ...args: unknown[]) {
-    recordings.get(this)?.add(args[0], args[1])
-    return (ownWrite ?? parent.write).apply(this, args)
+    const write = ownWrite ?? parent.write
+    const recording = recordings.get(this)
+    if (recording === undefined) return write.apply(this, args)
+    return recording.write(write, args)
   }
   target.end = function recordedEnd(this: CapturableResponse, ...args: unknown[]) {
     const end = ownEnd ?? parent.end

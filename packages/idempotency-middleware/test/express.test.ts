@@ -773,6 +773,54 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
       expect(retry.status).toBe(201)
       expect(retry.headers['idempotent-replayed']).toBe('true')
     })
+
+    // With a Content-Length the client has the whole response once the body's last byte went
+    // out, before end(): the write that carries it waits for the store.
+    function lengthApp(store: SpyStore | MemoryStore) {
+      const file = join(mkdtempSync(join(tmpdir(), 'idem-')), 'body.txt')
+      writeFileSync(file, 'from a file')
+      const app = express()
+      app.use(express.json())
+      app.use(idempotency({ store }))
+      app.post('/file', (_req, res) => {
+        runs++
+        res.sendFile(file)
+      })
+      app.post('/length', (_req, res) => {
+        runs++
+        res.setHeader('Content-Type', 'text/plain')
+        res.setHeader('Content-Length', 5)
+        res.write('hel')
+        res.write('lo')
+        setTimeout(() => res.end(), 300)
+      })
+      return app
+    }
+
+    it.each([
+      ['/file', 'a slow store', 'from a file'],
+      ['/length', 'a slow store', 'hello'],
+      ['/length', 'MemoryStore', 'hello'],
+    ])(
+      'replays %s (body complete before end()) to a retry sent right after it, with %s',
+      async (path, kind, body) => {
+        const store = kind === 'MemoryStore' ? new MemoryStore() : new SpyStore()
+        if (store instanceof SpyStore) store.delay.complete = 200
+        const server = createServer(lengthApp(store)).listen(0)
+        try {
+          const first = await request(server).post(path).set('Idempotency-Key', 'k').send({})
+          expect(first.text).toBe(body)
+          const retry = await request(server).post(path).set('Idempotency-Key', 'k').send({})
+          expect(retry.status).toBe(200)
+          expect(retry.headers['idempotent-replayed']).toBe('true')
+          expect(retry.text).toBe(body)
+          expect(runs).toBe(1)
+        } finally {
+          server.closeAllConnections()
+          server.close()
+        }
+      },
+    )
   })
 
   describe('when the lease is held', () => {

@@ -287,6 +287,26 @@ describe.each(frameworks)('koaIdempotency() with %s', (_name, Koa) => {
     expect(retry.headers['idempotent-replayed']).toBe('true')
   })
 
+  it('stores before a stream body with a length completes, so an immediate retry replays', async () => {
+    // The client has the whole response once ctx.length bytes went out, before end().
+    const store = new SpyStore()
+    store.delay.complete = 200
+    const app = new Koa()
+    app.use(koaIdempotency({ store }))
+    app.use((ctx) => {
+      runs++
+      ctx.type = 'text/plain'
+      ctx.length = 5
+      ctx.body = Readable.from([Buffer.from('hel'), Buffer.from('lo')])
+    })
+    const first = await request(app.callback()).post('/').set('Idempotency-Key', 'k')
+    expect(first.text).toBe('hello')
+    const retry = await request(app.callback()).post('/').set('Idempotency-Key', 'k')
+    expect(retry.headers['idempotent-replayed']).toBe('true')
+    expect(retry.text).toBe('hello')
+    expect(runs).toBe(1)
+  })
+
   it('fails loudly when no body parser ran', async () => {
     const warn = vi.fn()
     const app = makeApp({ logger: { warn } }, false)
