@@ -168,6 +168,8 @@ class Recording extends BodyCapture implements CaptureControl {
    * set a content-encoding when it handed us the first bytes: what we record is encoded.
    */
   encodedAbove = false
+  /** Set when the handler threw or passed an error on: the claim is then released. */
+  threw = false
   /** True once the claim was finished or released. */
   #settled = false
   /** The writes after the one held back for the store, in order; undefined when none is held. */
@@ -227,7 +229,7 @@ class Recording extends BodyCapture implements CaptureControl {
     const res = this.#res
     this.#settled = true
     // A destroyed response means the client left before the handler finished: run it again.
-    if (res.destroyed) return this.#sink.release()
+    if (res.destroyed || this.threw) return this.#sink.release()
     return this.#sink.finish(
       res.statusCode,
       sentHeaders(res, this.#sink.readHeaders),
@@ -265,7 +267,7 @@ export function captureResponse(
   res: CapturableResponse,
   sink: ResponseSink,
   limit: number,
-): CaptureControl {
+): CaptureControl & { threw: boolean } {
   // Wrappers put on the response before this one sit between it and the socket (they may
   // compress what it records); wrappers put on later sit outside it.
   const onTheWire = !Object.hasOwn(res, 'write') && !Object.hasOwn(res, 'end')
@@ -303,6 +305,8 @@ export function captureResponse(
 // several µs per request (bench/). So on Express, write/end are wrapped once, on the prototype
 // that Express's response methods sit on, and find their recording in a WeakMap.
 const recordings = new WeakMap<object, Recording>()
+/** Express responses recorded through their own wrappers (see captureExpressResponse). */
+const ownRecordings = new WeakMap<object, { threw: boolean }>()
 /** Prototypes whose write/end are our wrappers. */
 const wrapped = new WeakSet<object>()
 /** Per direct prototype of a response: do write/end reach our prototype wrappers? */
@@ -379,6 +383,11 @@ export function captureExpressResponse(
     // Below every wrapper put on the response itself: what it records is what is sent.
     recordings.set(res, new Recording(res, sink, limit, true))
   } else {
-    captureResponse(res, sink, limit)
+    ownRecordings.set(res, captureResponse(res, sink, limit))
   }
+}
+
+/** The recording of an Express response, if it is being recorded (see express-errors.ts). */
+export function recordingOf(res: object): { threw: boolean } | undefined {
+  return recordings.get(res) ?? ownRecordings.get(res)
 }

@@ -15,6 +15,7 @@ import {
   isIdempotencyBodyUnsupportedError,
   isIdempotencyError,
 } from './errors.js'
+import { watchHandlerErrors } from './express-errors.js'
 import { fingerprintBody, requestFingerprint } from './fingerprint.js'
 import { headerLines, parseIdempotencyKey, storageKey } from './key.js'
 import type { ErrorResponse } from './problem.js'
@@ -93,10 +94,17 @@ export function idempotency(options: IdempotencyOptions = {}): RequestHandler {
   // The missing-scope warning needs one sighting of req.user: every request is looked at first,
   // then one in 64 (a property Express's request lacks is a slow lookup on every request).
   let scopeChecks = 0
+  // The first recorded request hooks its app's router (see watchHandlerErrors); every app of one
+  // Express copy shares that hook, so one look per guard is enough.
+  let watching = false
 
   const respond = (req: Request, res: Response, next: NextFunction, decision: Decision) => {
     switch (decision.kind) {
       case 'run':
+        if (!watching) {
+          watching = true
+          watchHandlerErrors(req.app)
+        }
         captureExpressResponse(
           res as unknown as CapturableResponse,
           decision.claim,

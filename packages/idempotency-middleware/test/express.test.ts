@@ -722,6 +722,100 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
       expect(runs).toBe(2)
     })
 
+    describe('when the handler passes on an error that carries a 4xx status', () => {
+      // http-errors style, as validators and body parsers throw them.
+      const notFound = () =>
+        Object.assign(new Error('lookup failed'), { status: 404, expose: true })
+
+      function erroringApp(errorHandler: boolean, options: IdempotencyOptions = {}) {
+        const app = express()
+        app.use(express.json())
+        app.use(idempotency(options))
+        app.post('/sync', () => {
+          runs++
+          throw notFound()
+        })
+        app.post('/next', (_req, _res, next) => {
+          runs++
+          setTimeout(() => next(notFound()), 5)
+        })
+        app.use(
+          '/router',
+          express.Router().post('/', () => {
+            runs++
+            throw notFound()
+          }),
+        )
+        app.post('/skips', (_req, _res, next) => next('route'))
+        app.post('/skips', (_req, res) => {
+          runs++
+          res.status(404).json({ error: 'not found' })
+        })
+        if (errorHandler) {
+          app.use(
+            (error: { status: number }, _req: Request, res: Response, _next: NextFunction) => {
+              res.status(error.status).json({ error: 'not found' })
+            },
+          )
+        }
+        return app
+      }
+
+      it.each([
+        ['thrown', '/sync', false],
+        ['thrown', '/sync', true],
+        ['given to next() later', '/next', true],
+        ['thrown in a mounted router', '/router', true],
+      ])('releases an error %s at %s (error handler: %s)', async (_how, path, handler) => {
+        const log = eventLog()
+        const app = erroringApp(handler, { onEvent: log.onEvent })
+        await request(app).post(path).set('Idempotency-Key', 'k').send({}).expect(404)
+        const retry = await request(app).post(path).set('Idempotency-Key', 'k').send({})
+        expect(retry.status).toBe(404)
+        expect(retry.headers['idempotent-replayed']).toBeUndefined()
+        expect(runs).toBe(2)
+        expect(log.types()).toEqual(['claimed', 'released', 'claimed', 'released'])
+      })
+
+      it.each([
+        ['per route, behind compression()', true],
+        ['per route', false],
+      ])('releases it with the guard mounted %s', async (_how, compressed) => {
+        const app = express()
+        app.use(express.json())
+        if (compressed) app.use(compression({ threshold: 0 }))
+        app.post('/x', idempotency(), () => {
+          runs++
+          throw notFound()
+        })
+        await request(app).post('/x').set('Idempotency-Key', 'k').send({}).expect(404)
+        await request(app).post('/x').set('Idempotency-Key', 'k').send({}).expect(404)
+        expect(runs).toBe(2)
+      })
+
+      it.skipIf(_name !== 'express 5')('releases a rejected async handler', async () => {
+        const app = express()
+        app.use(express.json())
+        app.use(idempotency())
+        app.post('/x', async () => {
+          runs++
+          await sleep(1)
+          throw notFound()
+        })
+        await request(app).post('/x').set('Idempotency-Key', 'k').send({}).expect(404)
+        await request(app).post('/x').set('Idempotency-Key', 'k').send({}).expect(404)
+        expect(runs).toBe(2)
+      })
+
+      it("still stores a 404 a handler answers itself, after next('route')", async () => {
+        const app = erroringApp(true)
+        await request(app).post('/skips').set('Idempotency-Key', 'k').send({}).expect(404)
+        const replay = await request(app).post('/skips').set('Idempotency-Key', 'k').send({})
+        expect(replay.headers['idempotent-replayed']).toBe('true')
+        expect(runs).toBe(1)
+      })
+    })
+
     it('follows a custom storeResponse', async () => {
       const app = makeApp({ storeResponse: (status) => status === 201 })
       await request(app).post('/status/400').set('Idempotency-Key', 'a').send({})
