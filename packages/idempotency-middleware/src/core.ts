@@ -1,5 +1,6 @@
 import type { ResponseEncryption } from './encryption.js'
 import {
+  IdempotencyConfigError,
   IdempotencyConflictError,
   type IdempotencyError,
   IdempotencyKeyMismatchError,
@@ -88,6 +89,10 @@ export type Decision =
 const EMPTY = new Uint8Array(0)
 const REPLAYED = 'Idempotent-Replayed'
 const BODY_OMITTED = 'Idempotent-Body-Omitted'
+// Marks a sealed record, so a guard without `encryption` (a fleet half through turning it on or
+// off) fails closed instead of replaying ciphertext. A pseudo-header name: no HTTP header can
+// have it, and it is never replayed.
+const SEALED = ':sealed'
 
 /** Appends our replay headers to an `Access-Control-Expose-Headers` value. */
 export function exposeHeaders(existing: unknown, omitted: boolean): string {
@@ -314,9 +319,16 @@ export class IdempotencyEngine {
 
   #replay(keyHash: string, stored: StoredResponse): Decision {
     let response = stored
-    if (this.encryption) {
+    const sealed = stored.headers[SEALED] !== undefined
+    if (this.encryption || sealed) {
       try {
-        response = this.encryption.open(stored, keyHash)
+        if (!this.encryption) {
+          throw new IdempotencyConfigError(
+            'The stored response was encrypted at rest, and this guard has no `encryption` to open it',
+          )
+        }
+        const { [SEALED]: _, ...headers } = stored.headers
+        response = this.encryption.open(sealed ? { ...stored, headers } : stored, keyHash)
       } catch (error) {
         this.emit('store-error', keyHash, { error })
         const unreadable = new IdempotencyRecordUnreadableError(
@@ -429,7 +441,10 @@ export class ActiveClaim {
       body: bodyOmitted ? EMPTY : body,
     }
     if (bodyOmitted) response.bodyOmitted = true
-    if (engine.encryption) response = engine.encryption.seal(response, this.keyHash)
+    if (engine.encryption) {
+      const sealed = engine.encryption.seal(response, this.keyHash)
+      response = { ...sealed, headers: { ...sealed.headers, [SEALED]: '1' } }
+    }
     const sync = engine.store.sync
     if (sync === undefined) return this.#complete(response)
     try {

@@ -81,6 +81,27 @@ describe('encryption at rest', () => {
     expect(counter.runs).toBe(1)
   })
 
+  it('fails closed with 500 when a guard without encryption meets a sealed record', async () => {
+    // A fleet half through turning encryption on or off, sharing one store.
+    const store = new SpyStore()
+    const counter = { runs: 0 }
+    const sealing = makeApp(
+      { store, encryption: aesGcmEncryption({ keys: { k1 }, currentKeyId: 'k1' }) },
+      counter,
+    )
+    await request(sealing).post('/pay').set('Idempotency-Key', 'k').send({}).expect(201)
+    const plain = makeApp({ store }, counter)
+    const res = await request(plain).post('/pay').set('Idempotency-Key', 'k').send({})
+    expect(res.status).toBe(500)
+    expect(res.body.code).toBe('IDEMPOTENCY_RECORD_UNREADABLE')
+    expect(counter.runs).toBe(1)
+    // The marker never leaves the store: the sealing guard still replays the plaintext.
+    const replay = await request(sealing).post('/pay').set('Idempotency-Key', 'k').send({})
+    expect(replay.status).toBe(201)
+    expect(replay.body.card).toBe('4242-secret')
+    expect(Object.keys(replay.headers).some((name) => name.includes('sealed'))).toBe(false)
+  })
+
   it('binds a record to its key, so a record copied to another key does not open', () => {
     const encryption = aesGcmEncryption({ keys: { k1 }, currentKeyId: 'k1' })
     const sealed = encryption.seal({ status: 200, headers: {}, body: Buffer.from('x') }, 'key-a')
