@@ -228,7 +228,7 @@ class Recording extends BodyCapture implements CaptureControl {
   #settle(): Promise<void> | undefined {
     const res = this.#res
     this.#settled = true
-    // A destroyed response means the client left before the handler finished: run it again.
+    // The client left before the handler finished, or the handler failed: run it again.
     if (res.destroyed || this.threw) return this.#sink.release()
     return this.#sink.finish(
       res.statusCode,
@@ -387,7 +387,16 @@ export function captureExpressResponse(
   }
 }
 
-/** The recording of an Express response, if it is being recorded (see express-errors.ts). */
-export function recordingOf(res: object): { threw: boolean } | undefined {
-  return recordings.get(res) ?? ownRecordings.get(res)
+/** True while an Express response is being recorded (see express-errors.ts). */
+export function isRecording(res: object): boolean {
+  return recordings.has(res) || ownRecordings.has(res)
+}
+
+/** Marks that the handler of an Express response passed on an error: its claims are released. */
+export function markThrown(res: object): void {
+  // Both, for two guards on one response (the second records through its own wrappers).
+  const viaPrototype = recordings.get(res)
+  if (viaPrototype !== undefined) viaPrototype.threw = true
+  const own = ownRecordings.get(res)
+  if (own !== undefined) own.threw = true
 }

@@ -1,4 +1,4 @@
-import { recordingOf } from './capture.js'
+import { isRecording, markThrown } from './capture.js'
 
 type Handle = (this: unknown, req: unknown, res: object, next: (error?: unknown) => void) => unknown
 
@@ -41,11 +41,10 @@ export function watchHandlerErrors(app: unknown): void {
   const handle = proto[name]
   if (typeof handle !== 'function') return
   proto[name] = function handleRecorded(this: unknown, req, res, next) {
-    const recording = recordingOf(res)
-    if (recording === undefined) return handle.call(this, req, res, next)
+    if (!isRecording(res)) return handle.call(this, req, res, next)
     return handle.call(this, req, res, (error?: unknown) => {
       // As in Express's router: a falsy value is no error; 'route' and 'router' skip on.
-      if (error && error !== 'route' && error !== 'router') recording.threw = true
+      if (error && error !== 'route' && error !== 'router') markThrown(res)
       next(error)
     })
   }

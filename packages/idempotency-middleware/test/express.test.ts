@@ -793,6 +793,26 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
         expect(runs).toBe(2)
       })
 
+      it('releases it for both of two guards on one response', async () => {
+        const app = express()
+        app.use(express.json())
+        app.use(idempotency())
+        app.post('/x', idempotency({ headerName: 'X-Order-Key' }), () => {
+          runs++
+          throw notFound()
+        })
+        for (let i = 0; i < 2; i++) {
+          await request(app)
+            .post('/x')
+            .set('Idempotency-Key', 'a')
+            .set('X-Order-Key', 'b')
+            .send({})
+            .expect(404)
+        }
+        await request(app).post('/x').set('X-Order-Key', 'b').send({}).expect(404)
+        expect(runs).toBe(3)
+      })
+
       it.skipIf(_name !== 'express 5')('releases a rejected async handler', async () => {
         const app = express()
         app.use(express.json())
