@@ -92,7 +92,8 @@ export interface ResponseSink {
 
 /** Lets an adapter that knows when the handler returned (Koa) release at once after an abort. */
 export interface CaptureControl {
-  handlerFinished(): void
+  /** `answered`: false when nothing answered the request (Koa's own 404): it is released. */
+  handlerFinished(answered: boolean): void
 }
 
 // Node's table of the headers set so far ({ name: [name as set, value] }), read directly for the
@@ -152,6 +153,11 @@ function declaredLength(res: CapturableResponse): number {
   return Number.isFinite(length) ? length : Infinity
 }
 
+/** Express's own 404: no route matched the request (Express sets `req.route` when one does). */
+function unrouted(res: CapturableResponse): boolean {
+  return res.statusCode === 404 && (res as { req?: { route?: unknown } }).req?.route === undefined
+}
+
 /**
  * One response being recorded: its bytes so far, and the claim to finish when it ends. The
  * write that carries the last byte is held back until the record is stored: the final `end()`,
@@ -170,6 +176,10 @@ class Recording extends BodyCapture implements CaptureControl {
   encodedAbove = false
   /** Set when the handler threw or passed an error on: the claim is then released. */
   threw = false
+  /** Set when no handler answered (Koa's own 404): the claim is then released. */
+  #unanswered = false
+  /** On Express: a 404 sent when no route matched (Express's own) is released too. */
+  expressRoutes = false
   /** True once the claim was finished or released. */
   #settled = false
   /** The writes after the one held back for the store, in order; undefined when none is held. */
@@ -228,8 +238,11 @@ class Recording extends BodyCapture implements CaptureControl {
   #settle(): Promise<void> | undefined {
     const res = this.#res
     this.#settled = true
-    // The client left before the handler finished, or the handler failed: run it again.
-    if (res.destroyed || this.threw) return this.#sink.release()
+    // The client left before the handler finished, the handler failed, or no handler ran (the
+    // route may exist after the next deploy): run it again.
+    if (res.destroyed || this.threw || this.#unanswered || (this.expressRoutes && unrouted(res))) {
+      return this.#sink.release()
+    }
     return this.#sink.finish(
       res.statusCode,
       sentHeaders(res, this.#sink.readHeaders),
@@ -253,7 +266,8 @@ class Recording extends BodyCapture implements CaptureControl {
     return true
   }
 
-  handlerFinished(): void {
+  handlerFinished(answered: boolean): void {
+    if (!answered) this.#unanswered = true
     // Koa skips responding to a client that left, so no end() will come to release the key.
     if (!this.#settled && this.#res.destroyed) void this.#sink.release()
   }
@@ -267,7 +281,7 @@ export function captureResponse(
   res: CapturableResponse,
   sink: ResponseSink,
   limit: number,
-): CaptureControl & { threw: boolean } {
+): CaptureControl & { threw: boolean; expressRoutes: boolean } {
   // Wrappers put on the response before this one sit between it and the socket (they may
   // compress what it records); wrappers put on later sit outside it.
   const onTheWire = !Object.hasOwn(res, 'write') && !Object.hasOwn(res, 'end')
@@ -381,9 +395,13 @@ export function captureExpressResponse(
     !recordings.has(res)
   ) {
     // Below every wrapper put on the response itself: what it records is what is sent.
-    recordings.set(res, new Recording(res, sink, limit, true))
+    const recording = new Recording(res, sink, limit, true)
+    recording.expressRoutes = true
+    recordings.set(res, recording)
   } else {
-    ownRecordings.set(res, captureResponse(res, sink, limit))
+    const recording = captureResponse(res, sink, limit)
+    recording.expressRoutes = true
+    ownRecordings.set(res, recording)
   }
 }
 

@@ -123,8 +123,8 @@ export function koaIdempotency(options: KoaIdempotencyOptions = {}): Middleware 
           await claim.release()
           throw error
         }
-        // Koa skips responding to a client that left; nothing would call end() for us.
-        control.handlerFinished()
+        // Koa's own 404 (no middleware set a body or status): nothing ran, the retry runs again.
+        control.handlerFinished(ctx.status !== 404 || ctx.body != null)
       }
     }
   }

@@ -827,6 +827,19 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
         expect(runs).toBe(2)
       })
 
+      it("releases Express's own 404 (no route matched): the route may exist after a deploy", async () => {
+        const app = erroringApp(false)
+        await request(app).post('/later').set('Idempotency-Key', 'k').send({}).expect(404)
+        app.post('/later', (_req, res) => {
+          runs++
+          res.status(201).json({ created: true })
+        })
+        const retry = await request(app).post('/later').set('Idempotency-Key', 'k').send({})
+        expect(retry.status).toBe(201)
+        expect(retry.headers['idempotent-replayed']).toBeUndefined()
+        expect(runs).toBe(1)
+      })
+
       it("still stores a 404 a handler answers itself, after next('route')", async () => {
         const app = erroringApp(true)
         await request(app).post('/skips').set('Idempotency-Key', 'k').send({}).expect(404)

@@ -287,6 +287,34 @@ describe.each(frameworks)('koaIdempotency() with %s', (_name, Koa) => {
     expect(retry.headers['idempotent-replayed']).toBe('true')
   })
 
+  it("releases Koa's own 404 (nothing answered), and stores a 404 a handler answers", async () => {
+    const log = eventLog()
+    let deployed = false
+    const app = new Koa()
+    app.use(koaIdempotency({ onEvent: log.onEvent }))
+    app.use((ctx) => {
+      if (ctx.path === '/gone') {
+        runs++
+        ctx.status = 404
+        ctx.body = { error: 'order not found' }
+      } else if (deployed) {
+        runs++
+        ctx.status = 201
+        ctx.body = { created: true }
+      }
+    })
+    await request(app.callback()).post('/later').set('Idempotency-Key', 'a').expect(404)
+    deployed = true
+    const retry = await request(app.callback()).post('/later').set('Idempotency-Key', 'a')
+    expect(retry.status).toBe(201)
+    expect(retry.headers['idempotent-replayed']).toBeUndefined()
+    await request(app.callback()).post('/gone').set('Idempotency-Key', 'b').expect(404)
+    const replay = await request(app.callback()).post('/gone').set('Idempotency-Key', 'b')
+    expect(replay.headers['idempotent-replayed']).toBe('true')
+    expect(runs).toBe(2)
+    expect(log.types()).toEqual(['claimed', 'released', 'claimed', 'claimed', 'replayed'])
+  })
+
   it('stores before a stream body with a length completes, so an immediate retry replays', async () => {
     // The client has the whole response once ctx.length bytes went out, before end().
     const store = new SpyStore()
