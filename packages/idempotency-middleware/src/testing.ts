@@ -215,6 +215,89 @@ export function describeStore(
         await sleep(leaseMs * 2)
         expect((await store.claim(k, 'fp', 10_000)).state).toBe('claimed')
       })
+
+      it('keeps it for ttlMs, not for the lease it was claimed with', async () => {
+        const k = key()
+        const claim = await store.claim(k, 'fp', leaseMs)
+        if (claim.state !== 'claimed') throw new Error('not claimed')
+        expect(await store.complete(k, claim.token, response(), 10_000)).toBe(true)
+        await sleep(leaseMs * 2)
+        expect((await store.claim(k, 'fp', 10_000)).state).toBe('completed')
+      })
+
+      it('refuses to renew it, and keeps its ttlMs', async () => {
+        const k = key()
+        const claim = await store.claim(k, 'fp', 10_000)
+        if (claim.state !== 'claimed') throw new Error('not claimed')
+        await store.complete(k, claim.token, response(), 10_000)
+        expect(await store.renew(k, claim.token, leaseMs)).toBe(false)
+        await sleep(leaseMs * 2)
+        expect((await store.claim(k, 'fp', 10_000)).state).toBe('completed')
+      })
+    })
+
+    // The guards call these first when a store has them, so they must keep the same contract.
+    describe('when it answers synchronously (store.sync)', () => {
+      it('claims, fences, completes and replays like the async methods', (context) => {
+        const sync = store.sync
+        if (sync === undefined) return context.skip()
+        const k = key()
+        const claim = sync.claim(k, 'fp', 10_000)
+        if (claim.state !== 'claimed') throw new Error('not claimed')
+        expect(sync.claim(k, 'fp', 10_000).state).toBe('in-progress')
+        expect(sync.renew(k, 'not-the-token', 10_000)).toBe(false)
+        expect(sync.renew(k, claim.token, 10_000)).toBe(true)
+        expect(sync.complete(k, 'not-the-token', response('x'), 10_000)).toBe(false)
+        sync.release(k, 'not-the-token')
+        expect(sync.complete(k, claim.token, response('stored'), 10_000)).toBe(true)
+        expect(sync.complete(k, claim.token, response('again'), 10_000)).toBe(false)
+        sync.release(k, claim.token)
+        const done = sync.claim(k, 'fp', 10_000)
+        if (done.state !== 'completed') throw new Error('not completed')
+        expect(Buffer.from(done.response.body).toString()).toBe('stored')
+      })
+
+      it('shares its records with the async methods', async (context) => {
+        const sync = store.sync
+        if (sync === undefined) return context.skip()
+        const k = key()
+        const claim = sync.claim(k, 'fp', 10_000)
+        if (claim.state !== 'claimed') throw new Error('not claimed')
+        expect((await store.claim(k, 'fp', 10_000)).state).toBe('in-progress')
+        expect(await store.complete(k, claim.token, response('shared'), 10_000)).toBe(true)
+        expect(sync.claim(k, 'fp', 10_000).state).toBe('completed')
+      })
+    })
+
+    describe('when a caller waits for a change (store.waitForChange)', () => {
+      it('resolves once the key completes, not before', async (context) => {
+        if (store.waitForChange === undefined) return context.skip()
+        const k = key()
+        const claim = await store.claim(k, 'fp', 10_000)
+        if (claim.state !== 'claimed') throw new Error('not claimed')
+        const started = Date.now()
+        const waiting = store.waitForChange(k, 10_000).then(() => Date.now() - started)
+        await sleep(leaseMs)
+        await store.complete(k, claim.token, response(), 10_000)
+        const waited = await waiting
+        expect(waited).toBeGreaterThanOrEqual(leaseMs - 5)
+        expect(waited).toBeLessThan(5_000)
+      })
+
+      it('resolves once the key is released, or after timeoutMs without a change', async (context) => {
+        if (store.waitForChange === undefined) return context.skip()
+        const k = key()
+        const claim = await store.claim(k, 'fp', 10_000)
+        if (claim.state !== 'claimed') throw new Error('not claimed')
+        let started = Date.now()
+        await store.waitForChange(k, leaseMs)
+        expect(Date.now() - started).toBeGreaterThanOrEqual(leaseMs - 5)
+        started = Date.now()
+        const waiting = store.waitForChange(k, 10_000)
+        await store.release(k, claim.token)
+        await waiting
+        expect(Date.now() - started).toBeLessThan(5_000)
+      })
     })
   })
 }
