@@ -232,6 +232,7 @@ export class IdempotencyEngine {
   async begin(keyHash: string, fingerprint: string): Promise<Decision> {
     const deadline = this.waitMs > 0 ? Date.now() + this.waitMs : 0
     let pollMs = 10
+    let woken = false
     for (;;) {
       let result: ClaimResult
       const claiming = this.#claim(keyHash, fingerprint)
@@ -254,6 +255,13 @@ export class IdempotencyEngine {
       const leaseLeft = result.state === 'in-progress' ? result.retryAfterMs : remaining
       const waitFor = Math.max(1, Math.min(remaining, leaseLeft))
       if (this.store.waitForChange) {
+        // Woken, yet the key is still in flight: a store that wakes waiters without a change
+        // (or at once) must not make this loop spin on claims and starve the event loop.
+        if (woken) {
+          await sleep(Math.min(pollMs, waitFor))
+          pollMs = Math.min(pollMs * 2, 250)
+        }
+        woken = true
         try {
           await this.deadlines.run(
             this.store.waitForChange(keyHash, waitFor),

@@ -137,6 +137,37 @@ describe.each(stores)('idempotent() with %s', (_name, makeStore) => {
   })
 })
 
+describe('idempotent() with a store that wakes waiters without a change', () => {
+  it('backs off instead of spinning on claims, and still replays', async () => {
+    const inner = new MemoryStore()
+    let claims = 0
+    const store: IdempotencyStore = {
+      name: 'restless',
+      claim: (...args) => {
+        claims++
+        return inner.claim(...args)
+      },
+      complete: (...args) => inner.complete(...args),
+      release: (...args) => inner.release(...args),
+      renew: (...args) => inner.renew(...args),
+      waitForChange: async () => {},
+    }
+    const first = idempotent(store, 'job', async () => {
+      await sleep(300)
+      return 'done'
+    })
+    await sleep(5)
+    const waiter = idempotent(store, 'job', async () => 'again', {
+      onConcurrent: { waitMs: 2_000 },
+    })
+    expect(await waiter).toBe('done')
+    expect(await first).toBe('done')
+    // 300 ms of backing off from 10 ms to 250 ms: a handful of claims, not millions.
+    expect(claims).toBeLessThan(20)
+    await inner.close()
+  })
+})
+
 describe('idempotent() when the store fails', () => {
   it('throws IdempotencyStoreError (fail-closed) without running fn', async () => {
     const store = new SpyStore()
