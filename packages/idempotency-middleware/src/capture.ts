@@ -153,6 +153,19 @@ function declaredLength(res: CapturableResponse): number {
   return Number.isFinite(length) ? length : Infinity
 }
 
+/**
+ * True when the body does not match the Content-Length the response declared (an app bug: the
+ * client gets a truncated or unparsable response), so it must not be stored as the answer.
+ * HEAD and bodiless statuses declare a length they never send.
+ */
+function misframed(res: CapturableResponse, size: number): boolean {
+  const status = res.statusCode
+  if (status === 204 || status === 304 || status < 200) return false
+  const declared = declaredLength(res)
+  if (declared === Infinity || declared === size) return false
+  return (res as { req?: { method?: string } }).req?.method !== 'HEAD'
+}
+
 /** Express's own 404: no route matched the request (Express sets `req.route` when one does). */
 function unrouted(res: CapturableResponse): boolean {
   return res.statusCode === 404 && (res as { req?: { route?: unknown } }).req?.route === undefined
@@ -240,7 +253,13 @@ class Recording extends BodyCapture implements CaptureControl {
     this.#settled = true
     // The client left before the handler finished, the handler failed, or no handler ran (the
     // route may exist after the next deploy): run it again.
-    if (res.destroyed || this.threw || this.#unanswered || (this.expressRoutes && unrouted(res))) {
+    if (
+      res.destroyed ||
+      this.threw ||
+      this.#unanswered ||
+      (this.expressRoutes && unrouted(res)) ||
+      misframed(res, this.size)
+    ) {
       return this.#sink.release()
     }
     return this.#sink.finish(

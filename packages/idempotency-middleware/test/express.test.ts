@@ -950,6 +950,41 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
     )
   })
 
+  describe('when the body does not match its Content-Length (an app bug)', () => {
+    it.each([
+      ['shorter', 10],
+      ['longer', 3],
+    ])(
+      'releases a body %s than declared instead of storing it as the answer',
+      async (_how, length) => {
+        const log = eventLog()
+        const app = express()
+        app.use(express.json())
+        app.use(idempotency({ onEvent: log.onEvent }))
+        app.post('/x', (_req, res) => {
+          runs++
+          res.writeHead(200, { 'Content-Length': length })
+          res.end('hello!')
+        })
+        const server = createServer(app).listen(0)
+        try {
+          for (let i = 0; i < 2; i++) {
+            await request(server)
+              .post('/x')
+              .set('Idempotency-Key', 'k')
+              .send({})
+              .catch(() => undefined)
+          }
+          expect(runs).toBe(2)
+          expect(log.types()).toEqual(['claimed', 'released', 'claimed', 'released'])
+        } finally {
+          server.closeAllConnections()
+          server.close()
+        }
+      },
+    )
+  })
+
   describe('when the lease is held', () => {
     it('renews it while a long handler runs, so no one takes over', async () => {
       const store = new SpyStore()
