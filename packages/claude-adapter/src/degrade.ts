@@ -4,7 +4,10 @@ import type { Anthropic } from '@anthropic-ai/sdk'
 export const DEGRADED: unique symbol = Symbol.for('@steadfast/claude-adapter.degraded') as never
 
 /** A `Message` built by the `degrade` option instead of the API. */
-export type DegradedMessage = Anthropic.Message & { readonly [DEGRADED]: true }
+export type DegradedMessage = Anthropic.Message & {
+  /** Always `true`: marks the answer as degraded (see {@link isDegraded}). */
+  readonly [DEGRADED]: true
+}
 
 /** The last-resort answer: text or a whole `Message`, from the request and the error that ended it. */
 export type DegradeHandler = (

@@ -5,6 +5,7 @@ export type ErrorClass = 'transient' | 'permanent' | 'business' | 'infrastructur
 
 /** Base class of every error this package throws. */
 export class ClaudeAdapterError extends Error {
+  /** Class name, for logs (`instanceof` fails across duplicate package copies). */
   override readonly name: string = 'ClaudeAdapterError'
   /** Stable machine-readable code. */
   readonly code: string = 'ERR_CLAUDE'
@@ -16,6 +17,7 @@ export class ClaudeAdapterError extends Error {
 
 /** `stop_reason: 'max_tokens'` (or a full context window) when `onTruncated: 'error'`. */
 export class TruncatedResponseError extends ClaudeAdapterError {
+  /** Always `'TruncatedResponseError'`. */
   override readonly name = 'TruncatedResponseError'
   override readonly code = 'ERR_CLAUDE_TRUNCATED'
   override readonly errorClass = 'business'
@@ -32,6 +34,7 @@ export class TruncatedResponseError extends ClaudeAdapterError {
 
 /** `stop_reason: 'refusal'`: the model declined to answer. */
 export class RefusalError extends ClaudeAdapterError {
+  /** Always `'RefusalError'`. */
   override readonly name = 'RefusalError'
   override readonly code = 'ERR_CLAUDE_REFUSAL'
   override readonly errorClass = 'business'
@@ -47,6 +50,7 @@ export class RefusalError extends ClaudeAdapterError {
 
 /** The `validate` option rejected every answer of `validateAttempts` tries; `cause` is its last error. */
 export class ResponseValidationError extends ClaudeAdapterError {
+  /** Always `'ResponseValidationError'`. */
   override readonly name = 'ResponseValidationError'
   override readonly code = 'ERR_CLAUDE_VALIDATION'
   override readonly errorClass = 'business'
@@ -64,6 +68,7 @@ export class ResponseValidationError extends ClaudeAdapterError {
 
 /** A stream broke after its first content event; carries what had arrived. `cause` is the break. */
 export class StreamInterruptedError extends ClaudeAdapterError {
+  /** Always `'StreamInterruptedError'`. */
   override readonly name = 'StreamInterruptedError'
   override readonly code = 'ERR_CLAUDE_STREAM_INTERRUPTED'
   override readonly errorClass = 'transient'
@@ -89,6 +94,7 @@ export class StreamInterruptedError extends ClaudeAdapterError {
 
 /** The rate limiter's queue is full (`rateLimit.maxQueue`): shed load instead of queueing more. */
 export class RateLimitQueueFullError extends ClaudeAdapterError {
+  /** Always `'RateLimitQueueFullError'`. */
   override readonly name = 'RateLimitQueueFullError'
   override readonly code = 'ERR_CLAUDE_QUEUE_FULL'
   override readonly errorClass = 'infrastructure'
@@ -106,6 +112,7 @@ export class RateLimitQueueFullError extends ClaudeAdapterError {
  * `retry.maxHintMs` without one): the chain moves to the next model instead of sleeping.
  */
 export class RateLimitPausedError extends ClaudeAdapterError {
+  /** Always `'RateLimitPausedError'`. */
   override readonly name = 'RateLimitPausedError'
   override readonly code = 'ERR_CLAUDE_RATE_LIMIT_PAUSED'
   override readonly errorClass = 'infrastructure'
@@ -123,6 +130,7 @@ export class RateLimitPausedError extends ClaudeAdapterError {
 
 /** The call's `timeoutMs` elapsed (while queued, sleeping between retries, or in flight). */
 export class ClaudeTimeoutError extends ClaudeAdapterError {
+  /** Always `'ClaudeTimeoutError'`. */
   override readonly name = 'ClaudeTimeoutError'
   override readonly code = 'ERR_CLAUDE_TIMEOUT'
   override readonly errorClass = 'transient'
@@ -137,12 +145,15 @@ export class ClaudeTimeoutError extends ClaudeAdapterError {
 
 /** One model's last failure in a {@link ClaudeUnavailableError}. */
 export interface ModelFailure {
+  /** The model that was given up on. */
   model: string
+  /** Its last error: what moved the call on to the next model. */
   error: unknown
 }
 
 /** Every model of the chain failed for transient or infrastructure reasons; `cause` is the last error. */
 export class ClaudeUnavailableError extends ClaudeAdapterError {
+  /** Always `'ClaudeUnavailableError'`. */
   override readonly name = 'ClaudeUnavailableError'
   override readonly code = 'ERR_CLAUDE_UNAVAILABLE'
   override readonly errorClass = 'transient'
@@ -161,6 +172,7 @@ export class ClaudeUnavailableError extends ClaudeAdapterError {
 
 /** The same `idempotencyKey` was reused with different params. */
 export class IdempotencyKeyReuseError extends ClaudeAdapterError {
+  /** Always `'IdempotencyKeyReuseError'`. */
   override readonly name = 'IdempotencyKeyReuseError'
   override readonly code = 'ERR_CLAUDE_IDEMPOTENCY_KEY_REUSED'
   /** The reused key. */

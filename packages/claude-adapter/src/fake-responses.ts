@@ -2,10 +2,15 @@ import type { Anthropic } from '@anthropic-ai/sdk'
 
 /** The JSON body the fake received, as far as it reads it. */
 export interface FakeRequestBody {
+  /** Echoed in the answer; a request without it gets a 400, like the real API. */
   model?: string
+  /** The reply is cut to this many tokens, with `stop_reason: 'max_tokens'`. @default 1024 */
   max_tokens?: number
+  /** `true` asks for an SSE stream instead of one JSON answer. */
   stream?: boolean
+  /** Counted in `input_tokens` (a string or text blocks). */
   system?: unknown
+  /** Counted in `input_tokens`; the last user turn is what the default reply echoes. */
   messages?: unknown
   [key: string]: unknown
 }

@@ -112,6 +112,7 @@ export interface CallMeta {
   models: string[]
   /** Set when the call had an `idempotencyKey`. */
   idempotency?: {
+    /** The call's `idempotencyKey`. */
     key: string
     /** True when the result was stored by an earlier call and replayed. */
     replayed: boolean
@@ -122,7 +123,9 @@ export interface CallMeta {
 
 /** What `messages.createWithMeta()` resolves to. */
 export interface MessageWithMeta {
+  /** The answer, as `create()` would have resolved it. */
   message: Anthropic.Message
+  /** How the answer was obtained: model, attempts, source, latency, usage. */
   meta: CallMeta
 }
 

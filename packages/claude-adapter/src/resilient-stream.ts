@@ -24,6 +24,7 @@ export class ResilientStream implements AsyncIterable<Anthropic.RawMessageStream
     return this.#holder.meta
   }
 
+  /** Opens the stream and yields its events; throws if the stream was already iterated. */
   async *[Symbol.asyncIterator](): AsyncGenerator<Anthropic.RawMessageStreamEvent, void> {
     if (this.#used) throw new Error('A ResilientStream can be iterated only once')
     this.#used = true

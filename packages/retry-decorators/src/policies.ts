@@ -3,11 +3,13 @@ import type { RetryOptions } from './retry.js'
 /** One resilience decorator recorded on a method, as listed by {@link getResiliencePolicies}. */
 export type ResiliencePolicy =
   | {
+      /** Set by `@Fallback`; tells the variants apart. */
       readonly kind: 'fallback'
       /** The fallback method's name, or the fallback function. */
       readonly fallback: PropertyKey | ((error: unknown, ...args: never[]) => unknown)
     }
   | {
+      /** Set by `@Retry`; tells the variants apart. */
       readonly kind: 'retry'
       /** Inline options; undefined for a named policy. */
       readonly options: RetryOptions | undefined
@@ -15,11 +17,17 @@ export type ResiliencePolicy =
       readonly name: string | undefined
     }
   | {
+      /** Set by `@CircuitBreaker`; tells the variants apart. */
       readonly kind: 'circuit-breaker'
       /** Name of the breaker (shared through the registry when decorated by name). */
       readonly breaker: string
     }
-  | { readonly kind: 'timeout'; readonly timeoutMs: number }
+  | {
+      /** Set by `@Timeout`; tells the variants apart. */
+      readonly kind: 'timeout'
+      /** Milliseconds each call gets before it rejects with `TimeoutError`. */
+      readonly timeoutMs: number
+    }
 
 /** The reflect-metadata key holding a method's policies (legacy decorators with reflect-metadata). */
 export const RESILIENCE_METADATA_KEY = 'steadfast:resilience'
