@@ -15,6 +15,7 @@ import { MemoryStore } from './stores/memory.js'
 
 /** Something the guard did, for metrics: hits (`replayed`), misses (`claimed`), duplicates. */
 export interface IdempotencyEvent {
+  /** What happened: a first run claimed, a replay, a 409, a 422, a release, a store failure, a lapsed lease. */
   type: 'claimed' | 'replayed' | 'conflict' | 'mismatch' | 'released' | 'store-error' | 'lease-lost'
   /** The hashed storage key (never the client's raw key). */
   keyHash: string
@@ -25,7 +26,12 @@ export interface IdempotencyEvent {
 }
 
 /** What to do when the key is held by a request still running. */
-export type ConcurrencyPolicy = 'reject' | { waitMs: number }
+export type ConcurrencyPolicy =
+  | 'reject'
+  | {
+      /** How long a duplicate waits for the first request to finish before it gets 409. */
+      waitMs: number
+    }
 
 /** Options shared by the Express and Koa middleware and by `idempotent()`. */
 export interface CoreOptions {
@@ -74,17 +80,38 @@ export const storeDeterministic = (status: number): boolean =>
 
 /** A response to replay, ready to write. */
 export interface ReplayResponse {
+  /** The stored status. */
   status: number
+  /** The stored headers plus `Idempotent-Replayed` (lower-case names). */
   headers: Record<string, string | string[]>
+  /** The stored body bytes. */
   body: Uint8Array
 }
 
 /** The outcome of claiming a key. */
 export type Decision =
-  | { kind: 'run'; claim: ActiveClaim }
-  | { kind: 'bypass' }
-  | { kind: 'replay'; response: ReplayResponse }
-  | { kind: 'error'; error: IdempotencyError }
+  | {
+      /** Run the handler under `claim`. */
+      kind: 'run'
+      /** The claim to finish with the response, or to release. */
+      claim: ActiveClaim
+    }
+  | {
+      /** Run the handler without idempotency (fail-open after a store error). */
+      kind: 'bypass'
+    }
+  | {
+      /** Answer with the stored response. */
+      kind: 'replay'
+      /** What to send. */
+      response: ReplayResponse
+    }
+  | {
+      /** Answer with an error (409, 422, 503, ...). */
+      kind: 'error'
+      /** The error to render. */
+      error: IdempotencyError
+    }
 
 const EMPTY = new Uint8Array(0)
 const REPLAYED = 'Idempotent-Replayed'
@@ -119,25 +146,41 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 /** The framework-neutral engine: claim, replay or reject, then complete or release. */
 export class IdempotencyEngine {
+  /** Where records live (`store`). */
   readonly store: IdempotencyStore
+  /** The key's header name as configured (`headerName`). */
   readonly headerName: string
   /** Lower-case header name, as Node's `req.headers` keys it. */
   readonly headerKey: string
+  /** Upper-case methods that are guarded (`methods`); others pass through. */
   readonly methods: ReadonlySet<string>
+  /** True when a guarded request without a key gets 400 (`required`). */
   readonly required: boolean
+  /** True when only the Structured-Field string form of the key is accepted (`strictSyntax`). */
   readonly strictSyntax: boolean
+  /** How long a completed record is kept (`ttlMs`). */
   readonly ttlMs: number
+  /** An in-flight claim's lease, renewed while the handler runs (`leaseMs`). */
   readonly leaseMs: number
+  /** How long renewals may hold a claim in all (`maxLeaseHoldMs`). */
   readonly maxLeaseHoldMs: number
+  /** How long a duplicate waits for the first request; 0 answers 409 at once (`onConcurrent`). */
   readonly waitMs: number
+  /** Which statuses are stored; others release the key (`storeResponse`). */
   readonly storeResponse: (status: number) => boolean
+  /** Lower-case names of the response headers kept for replays (the allowlist plus `replayHeaders`). */
   readonly allowHeaders: ReadonlySet<string>
   /** The response headers a claim reads when it finishes: the allowlist and content-encoding. */
   readonly readHeaders: readonly string[]
+  /** Larger response bodies are sent but not stored (`maxStoredBodyBytes`). */
   readonly maxStoredBodyBytes: number
+  /** Each store call's timeout (`storeTimeoutMs`). */
   readonly storeTimeoutMs: number
+  /** True for `onStoreError: 'fail-open'`: a store failure runs the handler unguarded. */
   readonly failOpen: boolean
+  /** How error responses are shaped (`errorFormat`). */
   readonly errorFormat: ErrorFormat
+  /** Seals stored responses at rest, when configured (`encryption`). */
   readonly encryption: ResponseEncryption | undefined
   readonly #onEvent: ((event: IdempotencyEvent) => void) | undefined
   readonly #logger: { warn(message: string): void }
@@ -357,6 +400,7 @@ export class IdempotencyEngine {
 /** Our claim on a key while the handler runs: renews the lease, then completes or releases. */
 export class ActiveClaim {
   readonly #engine: IdempotencyEngine
+  /** The hashed storage key claimed (never the client's raw key). */
   readonly keyHash: string
   readonly #token: string
   readonly #holdUntil: number

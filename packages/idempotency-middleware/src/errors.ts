@@ -11,6 +11,7 @@ export type IdempotencyErrorCode =
 
 /** Base class of every error thrown or answered by this package. */
 export class IdempotencyError extends Error {
+  /** The class name, for logs (`instanceof` fails across duplicate package copies). */
   override readonly name: string = 'IdempotencyError'
   /** Brand that survives duplicate ESM/CJS copies of this package. */
   readonly isIdempotencyError = true
@@ -27,6 +28,7 @@ export class IdempotencyError extends Error {
 
 /** The Idempotency-Key header is malformed (400). */
 export class IdempotencyKeyInvalidError extends IdempotencyError {
+  /** Always `'IdempotencyKeyInvalidError'`. */
   override readonly name = 'IdempotencyKeyInvalidError'
   constructor(message: string, options?: ErrorOptions) {
     super('IDEMPOTENCY_KEY_INVALID', 400, message, options)
@@ -35,6 +37,7 @@ export class IdempotencyKeyInvalidError extends IdempotencyError {
 
 /** The Idempotency-Key header is required but missing (400). */
 export class IdempotencyKeyRequiredError extends IdempotencyError {
+  /** Always `'IdempotencyKeyRequiredError'`. */
   override readonly name = 'IdempotencyKeyRequiredError'
   /** The header that must be sent. */
   readonly headerName: string
@@ -50,6 +53,7 @@ export class IdempotencyKeyRequiredError extends IdempotencyError {
  * ({@link IdempotencyConfigError}).
  */
 export class IdempotencyBodyUnsupportedError extends IdempotencyError {
+  /** Always `'IdempotencyBodyUnsupportedError'`. */
   override readonly name = 'IdempotencyBodyUnsupportedError'
   /** The request's Content-Type, if any. */
   readonly contentType: string | undefined
@@ -66,6 +70,7 @@ export class IdempotencyBodyUnsupportedError extends IdempotencyError {
 
 /** The key was already used with a different request fingerprint (422). */
 export class IdempotencyKeyMismatchError extends IdempotencyError {
+  /** Always `'IdempotencyKeyMismatchError'`. */
   override readonly name = 'IdempotencyKeyMismatchError'
   constructor(options?: ErrorOptions) {
     super(
@@ -79,6 +84,7 @@ export class IdempotencyKeyMismatchError extends IdempotencyError {
 
 /** Another request with the same key is still running (409). */
 export class IdempotencyConflictError extends IdempotencyError {
+  /** Always `'IdempotencyConflictError'`. */
   override readonly name = 'IdempotencyConflictError'
   /** What is left of the owner's lease. */
   readonly retryAfterMs: number
@@ -95,6 +101,7 @@ export class IdempotencyConflictError extends IdempotencyError {
 
 /** The store failed or timed out and the guard fails closed (503). */
 export class IdempotencyStoreError extends IdempotencyError {
+  /** Always `'IdempotencyStoreError'`. */
   override readonly name = 'IdempotencyStoreError'
   constructor(message: string, options?: ErrorOptions) {
     super('IDEMPOTENCY_STORE_UNAVAILABLE', 503, message, options)
@@ -103,6 +110,7 @@ export class IdempotencyStoreError extends IdempotencyError {
 
 /** A stored record cannot be decrypted or decoded; the handler is not run again (500). */
 export class IdempotencyRecordUnreadableError extends IdempotencyError {
+  /** Always `'IdempotencyRecordUnreadableError'`. */
   override readonly name = 'IdempotencyRecordUnreadableError'
   constructor(message: string, options?: ErrorOptions) {
     super('IDEMPOTENCY_RECORD_UNREADABLE', 500, message, options)
@@ -111,6 +119,7 @@ export class IdempotencyRecordUnreadableError extends IdempotencyError {
 
 /** The guard is misconfigured (thrown at startup, or on the first request it can detect it). */
 export class IdempotencyConfigError extends IdempotencyError {
+  /** Always `'IdempotencyConfigError'`. */
   override readonly name = 'IdempotencyConfigError'
   constructor(message: string, options?: ErrorOptions) {
     super('IDEMPOTENCY_CONFIG_INVALID', 500, message, options)

@@ -5,8 +5,11 @@ export type ErrorFormat = 'problem' | 'stripe'
 
 /** A ready-to-send error response. */
 export interface ErrorResponse {
+  /** The HTTP status to send. */
   status: number
+  /** Content-Type, Cache-Control and, for 409, Retry-After. */
   headers: Record<string, string>
+  /** The serialized problem details (or Stripe error object). */
   body: string
 }
 

@@ -1,7 +1,10 @@
 /** A response as persisted by a store and replayed to later requests with the same key. */
 export interface StoredResponse {
+  /** The HTTP status sent. */
   status: number
+  /** The replayable headers (lower-case names), as picked by the allowlist. */
   headers: Record<string, string | string[]>
+  /** The body bytes as sent (empty when `bodyOmitted`). */
   body: Uint8Array
   /**
    * True when the body exceeded `maxStoredBodyBytes` and was not kept: a replay then sends the
