@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 // Installs the packed tarballs in an empty project, as a user would, and loads every subpath
@@ -62,7 +62,8 @@ describe('packed tarballs', () => {
       return join(dir, info?.filename ?? '')
     })
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true }))
-    // Optional peers a user of every subpath would install next to ours.
+    // Optional peers a user of every subpath would install next to ours; no @types/express or
+    // @types/koa, so the type check below sees what a worker-only user has.
     const peers = [
       'ioredis@5',
       'prom-client@15',
@@ -70,6 +71,7 @@ describe('packed tarballs', () => {
       'koa@3',
       'reflect-metadata@0.2',
       'vitest@3.2.7',
+      '@types/node@20',
     ]
     npm(['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs, ...peers], dir)
   })
@@ -78,14 +80,16 @@ describe('packed tarballs', () => {
     if (dir) rmSync(dir, { recursive: true, force: true })
   })
 
-  it('contains only dist, README and package.json', () => {
+  it('contains only dist, src, README and package.json', () => {
     for (const pkg of packages) {
       const out = npm(['pack', '--dry-run', '--json'], join(root, 'packages', pkg))
       const [info] = JSON.parse(out) as { files: { path: string }[] }[]
       const paths = (info?.files ?? []).map((f) => f.path)
       expect(paths).toContain('README.md')
       expect(
-        paths.every((p) => /^(dist\/|README\.md$|package\.json$|LICENSE$|CHANGELOG\.md$)/.test(p)),
+        paths.every((p) =>
+          /^(dist\/|src\/|README\.md$|package\.json$|LICENSE$|CHANGELOG\.md$)/.test(p),
+        ),
       ).toBe(true)
     }
   })
@@ -126,5 +130,58 @@ describe('packed tarballs', () => {
           .length,
       ).toBeGreaterThan(0)
     }
+  })
+
+  it('has source maps whose sources are in the package', () => {
+    for (const pkg of packages) {
+      const installed = join(dir, 'node_modules/@steadfast', pkg)
+      const maps = readdirSync(join(installed, 'dist'), { recursive: true, encoding: 'utf8' })
+        .filter((file) => file.endsWith('.map'))
+        .map((file) => join(installed, 'dist', file))
+      expect(maps.length).toBeGreaterThan(0)
+      const missing = maps.flatMap((map) => {
+        const { sources } = JSON.parse(readFileSync(map, 'utf8')) as { sources: string[] }
+        return sources.filter((source) => !existsSync(resolve(dirname(map), source)))
+      })
+      expect(missing).toEqual([])
+    }
+  })
+
+  // skipLibCheck off, as in a strict project: our declarations must not name a type package the
+  // user may not have (Express and Koa ship none; a queue worker installs neither).
+  it.each(['nodenext', 'bundler'])('type-checks a strict TypeScript consumer (%s)', (mode) => {
+    writeFileSync(
+      join(dir, 'consumer.mts'),
+      [
+        "import { CircuitBreaker } from '@steadfast/circuit-breaker'",
+        "import { retry } from '@steadfast/retry-decorators'",
+        "import { idempotent, MemoryStore } from '@steadfast/idempotency-middleware'",
+        "import { ResilientClaude, type ResilientClaudeOptions } from '@steadfast/claude-adapter'",
+        "const breaker = new CircuitBreaker({ name: 'claude', failureThreshold: 5 })",
+        'const total: number = await retry(() => breaker.execute(async () => 1))',
+        "const once: string = await idempotent(new MemoryStore(), 'job-1', async () => 'done')",
+        'export const make = (options: ResilientClaudeOptions) => new ResilientClaude(options)',
+        'export { total, once }',
+      ].join('\n'),
+    )
+    const resolution = mode === 'bundler' ? ['--module', 'esnext'] : ['--module', 'nodenext']
+    const tsc = join(root, 'node_modules/typescript/bin/tsc')
+    const args = [tsc, 'consumer.mts', '--noEmit', '--strict', '--target', 'es2022']
+    args.push(
+      ...resolution,
+      '--moduleResolution',
+      mode,
+      '--types',
+      'node',
+      '--skipLibCheck',
+      'false',
+    )
+    let errors = ''
+    try {
+      execFileSync('node', args, { cwd: dir, encoding: 'utf8', stdio: 'pipe' })
+    } catch (error) {
+      errors = String((error as { stdout?: string }).stdout)
+    }
+    expect(errors).toBe('')
   })
 })

@@ -20,16 +20,45 @@ import { fingerprintBody, requestFingerprint } from './fingerprint.js'
 import { headerLines, parseIdempotencyKey, storageKey } from './key.js'
 import type { ErrorResponse } from './problem.js'
 
-/** Options of the Express {@link idempotency} middleware. */
-export interface IdempotencyOptions extends CoreOptions {
+declare global {
+  // Express's augmentation point for the request (passport adds `user` to it): merged with
+  // @types/express when installed, empty otherwise, so this package's types never need Express's.
+  namespace Express {
+    interface Request {}
+  }
+}
+
+/**
+ * What the middleware and its callbacks use of an Express request; Express's own `Request` (4 and
+ * 5) is one, so `(req: Request) => ...` callbacks type-check, and without @types/express too.
+ */
+export interface ExpressRequestLike extends IncomingMessage, Express.Request {
+  /** The URL as the app received it: mount path and query included. */
+  originalUrl: string
+  /** The body as a body parser left it. */
+  body?: unknown
+  /** A request header's value, as Express's `req.get(name)`. */
+  get(name: string): string | undefined
+}
+
+/** An Express middleware: what `app.use()` and the route methods take. */
+export type ExpressMiddleware<Req extends ExpressRequestLike = ExpressRequestLike> = (
+  req: Req,
+  res: ServerResponse,
+  next: (error?: unknown) => void,
+) => void
+
+/** Options of the Express {@link idempotency} middleware; `Req` is the request type the callbacks take. */
+export interface IdempotencyOptions<Req extends ExpressRequestLike = ExpressRequestLike>
+  extends CoreOptions {
   /** Who owns the key, e.g. the authenticated principal; `false` declares keys global. @default undefined (global, with a warning once `req.user` exists) */
-  scope?: ((req: Request) => string) | false
+  scope?: ((req: Req) => string) | false
   /** Replaces the request fingerprint (method, path with query, body). @default SHA-256 of those */
-  fingerprint?: (req: Request) => string
+  fingerprint?: (req: Req) => string
 }
 
 /** Writes a ready error response with plain Node calls. */
-export function writeError(res: Response, error: ErrorResponse): void {
+export function writeError(res: ServerResponse, error: ErrorResponse): void {
   res.statusCode = error.status
   for (const name in error.headers) res.setHeader(name, error.headers[name] as string)
   res.end(error.body)
@@ -87,9 +116,12 @@ export function keepRawBody(req: IncomingMessage, _res: ServerResponse, buf: Buf
  * app.use(express.json())
  * app.use(idempotency({ store: new RedisStore({ client }), scope: (req) => req.user.id }))
  */
-export function idempotency(options: IdempotencyOptions = {}): RequestHandler {
+export function idempotency<Req extends ExpressRequestLike = ExpressRequestLike>(
+  options: IdempotencyOptions<Req> = {},
+): ExpressMiddleware<Req> {
   const engine = new IdempotencyEngine(options)
-  const { scope, fingerprint } = options
+  // The callbacks are handed the request Express passes: a `Req`, as the app declared it.
+  const { scope, fingerprint } = options as unknown as IdempotencyOptions<Request>
   const fail = (res: Response, error: IdempotencyError) => writeError(res, engine.render(error))
   // The missing-scope warning needs one sighting of req.user: every request is looked at first,
   // then one in 64 (a property Express's request lacks is a slow lookup on every request).
@@ -130,7 +162,7 @@ export function idempotency(options: IdempotencyOptions = {}): RequestHandler {
     }
   }
 
-  return function idempotency(req: Request, res: Response, next: NextFunction): void {
+  const middleware: RequestHandler = function idempotency(req, res, next): void {
     const method = req.method
     if (!engine.methods.has(method)) {
       next()
@@ -188,4 +220,5 @@ export function idempotency(options: IdempotencyOptions = {}): RequestHandler {
       .then((decision) => respond(req, res, next, decision))
       .catch(next)
   }
+  return middleware as unknown as ExpressMiddleware<Req>
 }

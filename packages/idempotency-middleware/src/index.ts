@@ -34,7 +34,13 @@ export {
   isIdempotencyRecordUnreadableError,
   isIdempotencyStoreError,
 } from './errors.js'
-export { type IdempotencyOptions, idempotency, keepRawBody } from './express.js'
+export {
+  type ExpressMiddleware,
+  type ExpressRequestLike,
+  type IdempotencyOptions,
+  idempotency,
+  keepRawBody,
+} from './express.js'
 export { canonicalJson, fingerprintBody, requestFingerprint } from './fingerprint.js'
 export { DEFAULT_REPLAY_HEADERS } from './headers.js'
 export { parseIdempotencyKey, storageKey } from './key.js'

@@ -26,7 +26,7 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
   })
 
   /** POST /orders answering 201 JSON, plus a few routes for specific behaviours. */
-  function makeApp(options: IdempotencyOptions = {}) {
+  function makeApp(options: IdempotencyOptions<Request> = {}) {
     const app = express()
     app.use(express.json())
     app.use(idempotency(options))
