@@ -55,6 +55,8 @@ export class BodyCapture {
 }
 
 type AnyFn = (...args: unknown[]) => unknown
+/** The response methods the capture wraps. */
+type WrappedMethods = { write: AnyFn; end: AnyFn; destroy: AnyFn }
 
 /** The part of `http.ServerResponse` the capture needs (Express and Koa both hand us one). */
 export interface CapturableResponse {
@@ -65,11 +67,13 @@ export interface CapturableResponse {
   /** Node's serialized header block, set once the headers went out. */
   readonly _header?: string | null
   /** Node's Content-Length of the headers that went out, if they had one. */
-  readonly _contentLength?: number | null
+  _contentLength?: number | null
   /** Node: true when the body that went out is chunked. */
   readonly chunkedEncoding?: boolean
   getHeaders(): Record<string, number | string | string[] | undefined>
   destroy(error?: Error): unknown
+  /** Node: renders the header block from the status and headers set so far (sent with the body). */
+  _implicitHeader(): void
 }
 
 /** What capturing needs of a claim: finish with the response, or release. */
@@ -94,6 +98,11 @@ export interface ResponseSink {
 export interface CaptureControl {
   /** `answered`: false when nothing answered the request (Koa's own 404): it is released. */
   handlerFinished(answered: boolean): void
+  /**
+   * The app tore the response down before its end (a body stream failed, `res.destroy()`): no
+   * `end()` will come, so the claim is released now rather than left to lapse.
+   */
+  tornDown(): void
 }
 
 // Node's table of the headers set so far ({ name: [name as set, value] }), read directly for the
@@ -195,8 +204,11 @@ class Recording extends BodyCapture implements CaptureControl {
   expressRoutes = false
   /** True once the claim was finished or released. */
   #settled = false
-  /** The writes after the one held back for the store, in order; undefined when none is held. */
-  #held: Promise<void> | undefined
+  /**
+   * The write held back for the store and the calls made after it, in order; undefined when
+   * nothing is held (before the last byte, and again once the store answered).
+   */
+  #held: [AnyFn, unknown[]][] | undefined
 
   constructor(res: CapturableResponse, sink: ResponseSink, limit: number, onTheWire: boolean) {
     super(limit)
@@ -217,34 +229,57 @@ class Recording extends BodyCapture implements CaptureControl {
   /** The response's `write(...args)`; `write` is the one it wrapped. */
   write(write: AnyFn, args: unknown[]): unknown {
     const res = this.#res
-    if (this.#held !== undefined) return this.#after(write, args)
+    if (this.#held !== undefined) {
+      this.#held.push([write, args])
+      return true
+    }
     if (this.#settled) return write.apply(res, args)
     this.add(args[0], args[1])
     if (this.size < declaredLength(res)) return write.apply(res, args)
     // The client will have the whole response once this write goes out: store first.
     const stored = this.#settle()
     if (stored === undefined) return write.apply(res, args)
-    this.#held = stored
-    return this.#after(write, args)
+    this.#hold(stored, write, args, false)
+    return true
   }
 
-  /** The response's final `end(...args)`; `end`, the one it wrapped, runs once the record is stored. */
-  end(end: AnyFn, args: unknown[]): void {
+  /**
+   * The response's final `end(...args)`; `end`, the one it wrapped, runs once the record is
+   * stored. True while it is held back (later calls must keep coming here to queue behind it).
+   */
+  end(end: AnyFn, args: unknown[]): boolean {
     const res = this.#res
     if (this.#held !== undefined) {
-      this.#after(end, args)
-      return
+      this.#held.push([end, args])
+      return true
     }
     if (!this.#settled) {
       if (typeof args[0] !== 'function') this.add(args[0], args[1])
       const stored = this.#settle()
       if (stored !== undefined) {
-        this.#held = stored
-        this.#after(end, args)
-        return
+        this.#hold(stored, end, args, true)
+        return true
       }
     }
     end.apply(res, args)
+    return false
+  }
+
+  /** The handler passed an error on (Express), after answering or while answering. */
+  errorPassed(): void {
+    this.threw = true
+    // Complete and held for the store: an error handler can no longer change it, and Express's
+    // own tears the socket down when the headers are out. Send it now, as it would have gone
+    // without the guard; the record is already on its way to the store.
+    if (this.#held !== undefined) this.#release()
+    // Part of the body went out: no error handler can answer, and no end() may come.
+    else if (!this.#settled && typeof this.#res._header === 'string') this.tornDown()
+  }
+
+  tornDown(): void {
+    if (this.#settled) return
+    this.#settled = true
+    void this.#sink.release()
   }
 
   /** Finishes the claim with the response so far, or releases it if the client left. */
@@ -272,17 +307,49 @@ class Recording extends BodyCapture implements CaptureControl {
   }
 
   /**
-   * Runs `call(...args)` on the response after what is held. The caller's call returned long
-   * ago (as if the bytes were buffered), so a late failure can only tear the response down.
+   * Holds `call(...args)`, the write with the last byte, until `stored` settles. The header
+   * block is rendered now, as Node would when that call went out: meanwhile the response reads
+   * as answered (`headersSent`), so an error handler leaves it alone and a late status or
+   * header change fails as it would without the guard. Not when a write/end wrapper sits
+   * between us and Node (compression mounted first): it renders the headers itself.
    */
-  #after(call: AnyFn, args: unknown[]): true {
+  #hold(stored: Promise<void>, call: AnyFn, args: unknown[], ending: boolean): void {
+    this.#held = [[call, args]]
     const res = this.#res
-    const held = (this.#held as Promise<void>).then(() => {
-      call.apply(res, args)
-    })
-    held.catch((error: unknown) => res.destroy(error as Error))
-    this.#held = held
-    return true
+    if (this.#onTheWire && typeof res._header !== 'string') {
+      if (ending) {
+        const chunk = args[0]
+        const encoding = typeof args[1] === 'string' ? (args[1] as BufferEncoding) : 'utf8'
+        res._contentLength =
+          typeof chunk === 'string'
+            ? Buffer.byteLength(chunk, encoding)
+            : chunk instanceof Uint8Array
+              ? chunk.byteLength
+              : 0
+      }
+      res._implicitHeader()
+    }
+    void stored.then(
+      () => this.#release(),
+      () => this.#release(),
+    )
+  }
+
+  /**
+   * Runs the held calls in order. Their callers returned long ago (as if the bytes were
+   * buffered), so a late failure can only tear the response down.
+   */
+  #release(): void {
+    const held = this.#held
+    if (held === undefined) return
+    // Calls made from inside these (a wrapper's end() writing) go straight through.
+    this.#held = undefined
+    const res = this.#res
+    try {
+      for (const [call, args] of held) call.apply(res, args)
+    } catch (error) {
+      res.destroy(error as Error)
+    }
   }
 
   handlerFinished(answered: boolean): void {
@@ -300,7 +367,7 @@ export function captureResponse(
   res: CapturableResponse,
   sink: ResponseSink,
   limit: number,
-): CaptureControl & { threw: boolean; expressRoutes: boolean } {
+): Recording {
   // Wrappers put on the response before this one sit between it and the socket (they may
   // compress what it records); wrappers put on later sit outside it.
   const onTheWire = !Object.hasOwn(res, 'write') && !Object.hasOwn(res, 'end')
@@ -323,13 +390,19 @@ export function captureResponse(
   }
   const ownEnd = (...args: unknown[]) => {
     if (first) look()
-    res.write = write
-    res.end = end
-    recording.end(end, args)
+    if (!recording.end(end, args)) {
+      res.write = write
+      res.end = end
+    }
     return res
   }
+  const { destroy } = res
   res.write = ownWrite
   res.end = ownEnd
+  res.destroy = (...args: unknown[]) => {
+    recording.tornDown()
+    return destroy.apply(res, args as [Error?])
+  }
   return recording
 }
 
@@ -339,20 +412,21 @@ export function captureResponse(
 // that Express's response methods sit on, and find their recording in a WeakMap.
 const recordings = new WeakMap<object, Recording>()
 /** Express responses recorded through their own wrappers (see captureExpressResponse). */
-const ownRecordings = new WeakMap<object, { threw: boolean }>()
+const ownRecordings = new WeakMap<object, Recording>()
 /** Prototypes whose write/end are our wrappers. */
 const wrapped = new WeakSet<object>()
 /** Per direct prototype of a response: do write/end reach our prototype wrappers? */
 const routed = new WeakMap<object, boolean>()
 
 /** Wraps write/end on `target` (once): responses with a recording are captured, others pass. */
-function wrapPrototype(target: { write: AnyFn; end: AnyFn }): void {
+function wrapPrototype(target: WrappedMethods): void {
   // A wrapper someone already put on `target` is kept as it is; otherwise Node's write/end are
   // looked up at each call, so instrumentation that patches http.ServerResponse later (an APM
   // agent loaded lazily) still sees every response of this app.
-  const parent = Object.getPrototypeOf(target) as { write: AnyFn; end: AnyFn }
+  const parent = Object.getPrototypeOf(target) as WrappedMethods
   const ownWrite = Object.hasOwn(target, 'write') ? target.write : undefined
   const ownEnd = Object.hasOwn(target, 'end') ? target.end : undefined
+  const ownDestroy = Object.hasOwn(target, 'destroy') ? target.destroy : undefined
   target.write = function recordedWrite(this: CapturableResponse, ...args: unknown[]) {
     const write = ownWrite ?? parent.write
     const recording = recordings.get(this)
@@ -363,9 +437,13 @@ function wrapPrototype(target: { write: AnyFn; end: AnyFn }): void {
     const end = ownEnd ?? parent.end
     const recording = recordings.get(this)
     if (recording === undefined) return end.apply(this, args)
-    recordings.delete(this)
-    recording.end(end, args)
+    // Held back for the store: the calls that follow must queue behind it.
+    if (!recording.end(end, args)) recordings.delete(this)
     return this
+  }
+  target.destroy = function recordedDestroy(this: CapturableResponse, ...args: unknown[]) {
+    recordings.get(this)?.tornDown()
+    return (ownDestroy ?? parent.destroy).apply(this, args)
   }
   wrapped.add(target)
 }
@@ -385,7 +463,7 @@ function routesThroughPrototype(proto: object | null): boolean {
   }
   known = false
   if (target !== null && target !== proto && !wrapped.has(target)) {
-    wrapPrototype(target as { write: AnyFn; end: AnyFn })
+    wrapPrototype(target as WrappedMethods)
   }
   if (target !== null && wrapped.has(target)) {
     const via = proto as { write: AnyFn; end: AnyFn }
@@ -432,8 +510,6 @@ export function isRecording(res: object): boolean {
 /** Marks that the handler of an Express response passed on an error: its claims are released. */
 export function markThrown(res: object): void {
   // Both, for two guards on one response (the second records through its own wrappers).
-  const viaPrototype = recordings.get(res)
-  if (viaPrototype !== undefined) viaPrototype.threw = true
-  const own = ownRecordings.get(res)
-  if (own !== undefined) own.threw = true
+  recordings.get(res)?.errorPassed()
+  ownRecordings.get(res)?.errorPassed()
 }

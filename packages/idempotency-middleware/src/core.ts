@@ -53,7 +53,7 @@ export interface CoreOptions {
   maxLeaseHoldMs?: number
   /** 409 at once, or wait up to `waitMs` for the first request and replay it. @default 'reject' */
   onConcurrent?: ConcurrencyPolicy
-  /** Which statuses are stored; others release the key. @default 2xx and 4xx except 408 and 429 */
+  /** Which statuses are stored; others release the key. @default 2xx, 3xx, and 4xx except 408 and 429 */
   storeResponse?: (status: number) => boolean
   /** Extra response headers to replay (set-cookie, date, framing, request-id and rate-limit headers are refused). @default [] */
   replayHeaders?: readonly string[]
@@ -73,9 +73,12 @@ export interface CoreOptions {
   logger?: { warn(message: string): void }
 }
 
-/** The default `storeResponse`: 2xx and deterministic 4xx. */
+/**
+ * The default `storeResponse`: 2xx, 3xx and deterministic 4xx. A redirect is an answer: after a
+ * POST it is usually Post/Redirect/Get, the work done, so a retry must not run it again.
+ */
 export const storeDeterministic = (status: number): boolean =>
-  (status >= 200 && status < 300) ||
+  (status >= 200 && status < 400) ||
   (status >= 400 && status < 500 && status !== 408 && status !== 429)
 
 /** A response to replay, ready to write. */
@@ -121,12 +124,23 @@ const BODY_OMITTED = 'Idempotent-Body-Omitted'
 // have it, and it is never replayed.
 const SEALED = ':sealed'
 
-/** Appends our replay headers to an `Access-Control-Expose-Headers` value. */
+/**
+ * Adds our replay headers to an `Access-Control-Expose-Headers` value (a CORS middleware's),
+ * each once. Also after `*`: a credentialed request reads `*` as a header name, not a wildcard.
+ */
 export function exposeHeaders(existing: unknown, omitted: boolean): string {
-  const ours = omitted ? `${REPLAYED}, ${BODY_OMITTED}` : REPLAYED
-  if (typeof existing === 'string' && existing !== '') return `${existing}, ${ours}`
-  if (Array.isArray(existing) && existing.length > 0) return `${existing.join(', ')}, ${ours}`
-  return ours
+  const value = Array.isArray(existing)
+    ? existing.join(', ')
+    : typeof existing === 'string'
+      ? existing
+      : ''
+  // Most replays have no CORS middleware before them: nothing to parse.
+  if (value.trim() === '') return omitted ? `${REPLAYED}, ${BODY_OMITTED}` : REPLAYED
+  const listed = new Set(value.split(',').map((name) => name.trim().toLowerCase()))
+  const missing = (omitted ? [REPLAYED, BODY_OMITTED] : [REPLAYED]).filter(
+    (name) => !listed.has(name.toLowerCase()),
+  )
+  return missing.length === 0 ? value : `${value}, ${missing.join(', ')}`
 }
 
 /** `response` replayed without its body, marked `Idempotent-Body-Omitted: true`. */

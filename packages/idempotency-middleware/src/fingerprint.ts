@@ -179,14 +179,17 @@ function holdsSomething(parsed: unknown): boolean {
   return false
 }
 
-const jsonType = /^application\/(?:[\w.+-]+\+)?json\b/i
+// Only `application/json` itself: every JSON parser reads it by default, so an unread one means
+// the guard runs before the parser. A `+json` type (merge-patch, vnd.api) may be one the app's
+// parser was never set up for: the client's choice, like any other type.
+const jsonType = /^application\/json\s*(?:;|$)/i
 
 /**
  * What the default fingerprint hashes for a request: nothing for a request without a body; the
  * raw bytes when a parser kept them (`rawBody`: Koa's bodyparser, or Express with
  * `express.json({ verify: keepRawBody })`); else the parsed body. A body nobody read cannot be
- * fingerprinted: for JSON that is a mounting mistake (the middleware runs before the parser) and
- * fails loudly; any other type is the client's choice and is answered 415.
+ * fingerprinted: for `application/json` that is a mounting mistake (the middleware runs before
+ * the parser) and fails loudly; any other type is the client's choice and is answered 415.
  */
 export function fingerprintBody(
   req: IncomingMessage,

@@ -1,3 +1,4 @@
+import { Stream } from 'node:stream'
 import type { Context, Middleware, Next } from 'koa'
 import { asBuffer } from './bytes.js'
 import { type CapturableResponse, captureResponse } from './capture.js'
@@ -124,7 +125,12 @@ export function koaIdempotency(options: KoaIdempotencyOptions = {}): Middleware 
           throw error
         }
         // Koa's own 404 (no middleware set a body or status): nothing ran, the retry runs again.
-        control.handlerFinished(ctx.status !== 404 || ctx.body != null)
+        // With `respond = false` the app answers on the raw response, maybe later.
+        control.handlerFinished(ctx.respond === false || ctx.status !== 404 || ctx.body != null)
+        // A body stream that fails mid-way leaves the response torn down (Koa 3) or open (Koa
+        // 2), with no end() in either case; Koa reports it to ctx.onerror, not to us.
+        const body: unknown = ctx.body
+        if (body instanceof Stream) body.once('error', () => control.tornDown())
       }
     }
   }

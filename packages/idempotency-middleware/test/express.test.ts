@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { Agent, createServer, request as httpRequest, type Server, ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { PassThrough, pipeline } from 'node:stream'
 import compression from 'compression'
 import type { NextFunction, Request, Response } from 'express'
 import express5 from 'express'
@@ -271,6 +272,22 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
       expect(replay.headers['access-control-expose-headers']).toBe('ETag, Idempotent-Replayed')
     })
 
+    it('does not list Idempotent-Replayed twice when a CORS middleware exposes it already', async () => {
+      const app = express()
+      app.use((_req, res, next) => {
+        res.set('Access-Control-Expose-Headers', 'idempotent-replayed, ETag')
+        next()
+      })
+      app.use(express.json())
+      app.use(idempotency())
+      app.post('/x', (_req, res) => {
+        res.json({})
+      })
+      await request(app).post('/x').set('Idempotency-Key', 'k').send({})
+      const replay = await request(app).post('/x').set('Idempotency-Key', 'k').send({})
+      expect(replay.headers['access-control-expose-headers']).toBe('idempotent-replayed, ETag')
+    })
+
     it.each([
       'Set-Cookie',
       'date',
@@ -401,6 +418,20 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
       expect(res.headers['content-type']).toMatch(PROBLEM)
       expect(res.body.code).toBe('IDEMPOTENCY_BODY_UNSUPPORTED')
       expect(runs).toBe(0)
+      expect(store.calls).toEqual([])
+    })
+
+    it('answers 415, not a mounting error, for a +json type express.json() was not set up for', async () => {
+      const warn = vi.fn()
+      const store = new SpyStore()
+      const res = await request(makeApp({ store, logger: { warn } }))
+        .patch('/orders')
+        .set('Idempotency-Key', 'k')
+        .set('Content-Type', 'application/merge-patch+json')
+        .send('{"note":"gift"}')
+      expect(res.status).toBe(415)
+      expect(res.body.code).toBe('IDEMPOTENCY_BODY_UNSUPPORTED')
+      expect(warn).not.toHaveBeenCalled()
       expect(store.calls).toEqual([])
     })
 
@@ -688,32 +719,50 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
   })
 
   describe('when deciding what is stored', () => {
-    it.each([200, 201, 204, 400, 404, 409, 422])('stores a %i and replays it', async (code) => {
-      const app = makeApp()
-      const first = await request(app).post(`/status/${code}`).set('Idempotency-Key', 'k').send({})
-      const replay = await request(app).post(`/status/${code}`).set('Idempotency-Key', 'k').send({})
-      expect(replay.status).toBe(code)
-      expect(replay.text).toBe(first.text)
-      expect(replay.headers['idempotent-replayed']).toBe('true')
-      expect(runs).toBe(1)
-    })
-
-    it.each([500, 502, 503, 408, 429, 302])(
-      'releases a %i so the retry runs again',
+    it.each([200, 201, 204, 302, 303, 400, 404, 409, 422])(
+      'stores a %i and replays it',
       async (code) => {
-        const log = eventLog()
-        const app = makeApp({ onEvent: log.onEvent })
-        await request(app).post(`/status/${code}`).set('Idempotency-Key', 'k').send({}).expect(code)
-        const retry = await request(app)
+        const app = makeApp()
+        const first = await request(app)
           .post(`/status/${code}`)
           .set('Idempotency-Key', 'k')
           .send({})
-        expect(retry.headers['idempotent-replayed']).toBeUndefined()
-        expect(runs).toBe(2)
-        expect(log.types()).toEqual(['claimed', 'released', 'claimed', 'released'])
-        expect(log.events[1]?.status).toBe(code)
+        const replay = await request(app)
+          .post(`/status/${code}`)
+          .set('Idempotency-Key', 'k')
+          .send({})
+        expect(replay.status).toBe(code)
+        expect(replay.text).toBe(first.text)
+        expect(replay.headers['idempotent-replayed']).toBe('true')
+        expect(runs).toBe(1)
       },
     )
+
+    it.each([500, 502, 503, 408, 429])('releases a %i so the retry runs again', async (code) => {
+      const log = eventLog()
+      const app = makeApp({ onEvent: log.onEvent })
+      await request(app).post(`/status/${code}`).set('Idempotency-Key', 'k').send({}).expect(code)
+      const retry = await request(app).post(`/status/${code}`).set('Idempotency-Key', 'k').send({})
+      expect(retry.headers['idempotent-replayed']).toBeUndefined()
+      expect(runs).toBe(2)
+      expect(log.types()).toEqual(['claimed', 'released', 'claimed', 'released'])
+      expect(log.events[1]?.status).toBe(code)
+    })
+
+    it('stores a Post/Redirect/Get 303: the order exists, a retry is sent where it is', async () => {
+      const app = makeApp()
+      app.post('/checkout', (_req, res) => {
+        runs++
+        res.redirect(303, `/orders/${runs}`)
+      })
+      const first = await request(app).post('/checkout').set('Idempotency-Key', 'k').send({})
+      const retry = await request(app).post('/checkout').set('Idempotency-Key', 'k').send({})
+      expect(first.status).toBe(303)
+      expect(retry.status).toBe(303)
+      expect(retry.headers.location).toBe('/orders/1')
+      expect(retry.headers['idempotent-replayed']).toBe('true')
+      expect(runs).toBe(1)
+    })
 
     it('releases when the handler throws', async () => {
       const app = makeApp()
@@ -983,6 +1032,112 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
         }
       },
     )
+  })
+
+  describe('when the app tears the response down before its end', () => {
+    function tornApp(log: ReturnType<typeof eventLog>) {
+      const app = express()
+      app.use(express.json())
+      // The default lease (60 s): a key left to lapse would answer the retry 409.
+      app.use(idempotency({ onEvent: log.onEvent }))
+      app.post('/destroy', (_req, res) => {
+        runs++
+        const body = new PassThrough()
+        body.pipe(res)
+        body.write('part of it')
+        setTimeout(() => res.destroy(), 5)
+      })
+      app.post('/pipeline', (_req, res) => {
+        runs++
+        const body = new PassThrough()
+        pipeline(body, res, () => {})
+        body.write('part of it')
+        setTimeout(() => body.destroy(new Error('disk gone')), 5)
+      })
+      app.post('/next', (_req, res, next) => {
+        runs++
+        res.write('part of it')
+        setTimeout(() => next(new Error('failed mid-body')), 5)
+      })
+      return app
+    }
+
+    it.each(['/destroy', '/pipeline', '/next'])(
+      'releases the key at once (%s), so the retry runs instead of getting 409',
+      async (path) => {
+        const log = eventLog()
+        const server = createServer(tornApp(log)).listen(0)
+        try {
+          const send = () =>
+            request(server)
+              .post(path)
+              .set('Idempotency-Key', 'k')
+              .send({})
+              .then((res) => res.status)
+              .catch(() => 'torn')
+          expect(await send()).toBe('torn')
+          await vi.waitUntil(() => log.types().includes('released'), { timeout: 1_000 })
+          expect(await send()).toBe('torn')
+          expect(runs).toBe(2)
+          expect(log.types()).toEqual(['claimed', 'released', 'claimed', 'released'])
+        } finally {
+          server.closeAllConnections()
+          server.close()
+        }
+      },
+    )
+  })
+
+  describe('when the last byte waits for a slow store', () => {
+    function heldApp(seen: Record<string, unknown>) {
+      const store = new SpyStore()
+      store.delay.complete = 100
+      const app = express()
+      app.use(express.json())
+      // A retry sent at once may find the record still on its way to the store: it waits.
+      app.use(idempotency({ store, onConcurrent: { waitMs: 2_000 } }))
+      app.post('/late-error', (_req, res, next) => {
+        runs++
+        res.status(201).json({ id: 42 })
+        next(new Error('audit log failed after answering'))
+      })
+      app.post('/late-header', (_req, res) => {
+        runs++
+        res.status(201).json({ id: 42 })
+        seen.headersSent = res.headersSent
+        try {
+          res.setHeader('X-Late', '1')
+        } catch (error) {
+          seen.lateHeader = (error as { code?: string }).code
+        }
+      })
+      app.use((error: Error, _req: Request, res: Response, next: NextFunction) => {
+        if (res.headersSent) return next(error)
+        res.status(500).json({ error: 'internal' })
+      })
+      return app
+    }
+
+    it('reads as answered, so a late header change fails as it would without the guard', async () => {
+      const seen: Record<string, unknown> = {}
+      const app = heldApp(seen)
+      const first = await request(app).post('/late-header').set('Idempotency-Key', 'k').send({})
+      expect(first.status).toBe(201)
+      expect(first.headers['x-late']).toBeUndefined()
+      expect(seen).toEqual({ headersSent: true, lateHeader: 'ERR_HTTP_HEADERS_SENT' })
+    })
+
+    it('sends the answer when the handler then passes on an error; the retry replays it', async () => {
+      const app = heldApp({})
+      const first = await request(app).post('/late-error').set('Idempotency-Key', 'k').send({})
+      expect(first.status).toBe(201)
+      expect(first.body).toEqual({ id: 42 })
+      const retry = await request(app).post('/late-error').set('Idempotency-Key', 'k').send({})
+      expect(retry.status).toBe(201)
+      expect(retry.body).toEqual({ id: 42 })
+      expect(retry.headers['idempotent-replayed']).toBe('true')
+      expect(runs).toBe(1)
+    })
   })
 
   describe('when the lease is held', () => {

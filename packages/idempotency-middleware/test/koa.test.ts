@@ -1,5 +1,5 @@
 import { createServer } from 'node:http'
-import { Readable } from 'node:stream'
+import { PassThrough, Readable } from 'node:stream'
 import type { Context, Next } from 'koa'
 import Koa3 from 'koa'
 import compress from 'koa-compress'
@@ -420,5 +420,81 @@ describe.each(frameworks)('koaIdempotency() with %s', (_name, Koa) => {
     await request(app.callback()).post('/').set('Idempotency-Key', 'a').send({})
     await request(app.callback()).post('/').set('Idempotency-Key', 'b').send({})
     expect(warn).toHaveBeenCalledTimes(1)
+  })
+
+  it('releases the key at once when a body stream fails mid-way, so the retry runs', async () => {
+    const log = eventLog()
+    const app = new Koa()
+    app.silent = true
+    // The default lease (60 s): a key left to lapse would answer the retry 409.
+    app.use(bodyParser)
+    app.use(koaIdempotency({ onEvent: log.onEvent }))
+    app.use((ctx) => {
+      runs++
+      const body = new PassThrough()
+      body.write('part of it')
+      setTimeout(() => body.destroy(new Error('disk gone')), 5)
+      ctx.type = 'text/plain'
+      ctx.body = body
+    })
+    const server = createServer(app.callback()).listen(0)
+    try {
+      const send = () =>
+        request(server)
+          .post('/')
+          .set('Idempotency-Key', 'k')
+          .send({})
+          .timeout(500)
+          .then((res) => res.status)
+          .catch(() => 'torn')
+      expect(await send()).toBe('torn')
+      await vi.waitUntil(() => log.types().includes('released'), { timeout: 1_000 })
+      expect(await send()).toBe('torn')
+      expect(runs).toBe(2)
+      expect(log.types()).toEqual(['claimed', 'released', 'claimed', 'released'])
+    } finally {
+      server.closeAllConnections()
+      server.close()
+    }
+  })
+
+  it('stores a response the app writes itself later, with ctx.respond = false', async () => {
+    const app = new Koa()
+    app.use(bodyParser)
+    app.use(koaIdempotency())
+    app.use((ctx) => {
+      runs++
+      ctx.respond = false
+      // Handed on, as to a proxy: Koa's middleware is done long before the answer.
+      setTimeout(() => {
+        ctx.res.statusCode = 201
+        ctx.res.setHeader('Content-Type', 'text/plain')
+        ctx.res.end(`raw ${runs}`)
+      }, 20)
+    })
+    const first = await request(app.callback()).post('/').set('Idempotency-Key', 'k').send({})
+    const retry = await request(app.callback()).post('/').set('Idempotency-Key', 'k').send({})
+    expect(first.status).toBe(201)
+    expect(retry.status).toBe(201)
+    expect(retry.text).toBe('raw 1')
+    expect(retry.headers['idempotent-replayed']).toBe('true')
+    expect(runs).toBe(1)
+  })
+
+  it('does not list Idempotent-Replayed twice when a CORS middleware exposes it already', async () => {
+    const app = new Koa()
+    app.use(async (ctx, next) => {
+      ctx.set('Access-Control-Expose-Headers', 'Idempotent-Replayed')
+      await next()
+    })
+    app.use(bodyParser)
+    app.use(koaIdempotency())
+    app.use((ctx) => {
+      ctx.body = { ok: true }
+    })
+    await request(app.callback()).post('/').set('Idempotency-Key', 'k').send({})
+    const replay = await request(app.callback()).post('/').set('Idempotency-Key', 'k').send({})
+    expect(replay.headers['idempotent-replayed']).toBe('true')
+    expect(replay.headers['access-control-expose-headers']).toBe('Idempotent-Replayed')
   })
 })
