@@ -1,5 +1,8 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createConnection, createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 /** A redis-server child process started for tests. */
 export interface RedisServer {
@@ -114,4 +117,63 @@ export async function startRedisServer(
       await exited(child)
     },
   }
+}
+
+/** A Redis Cluster of `redis-server` children started for tests. */
+export interface RedisCluster {
+  /** The masters' addresses, as an ioredis `Cluster` takes them. */
+  readonly nodes: { host: string; port: number }[]
+  /** Stops every node. */
+  stop(): Promise<void>
+}
+
+/**
+ * Starts a Redis Cluster of `masters` nodes on loopback (no replicas, no persistence), its
+ * slots spread by `redis-cli --cluster create`, and resolves once every node reports
+ * `cluster_state:ok`. Each node keeps its cluster config in a temporary directory.
+ */
+export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'steadfast-cluster-'))
+  const servers: RedisServer[] = []
+  const stop = async () => {
+    await Promise.all(servers.map((server) => server.stop()))
+    rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    for (let i = 0; i < masters; i++) {
+      const port = await freePort()
+      const config = join(dir, `nodes-${port}.conf`)
+      servers.push(
+        await startRedisServer({
+          port,
+          args: ['--cluster-enabled', 'yes', '--cluster-config-file', config, '--dir', dir],
+        }),
+      )
+    }
+    const addresses = servers.map((server) => `127.0.0.1:${server.port}`)
+    const created = spawnSync(
+      'redis-cli',
+      ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'],
+      { encoding: 'utf8', timeout: 30_000 },
+    )
+    if (created.status !== 0) {
+      throw new Error(`redis-cli --cluster create failed: ${created.stderr || created.stdout}`)
+    }
+    const deadline = Date.now() + 15_000
+    for (const server of servers) {
+      while (!clusterOk(server.port)) {
+        if (Date.now() > deadline) throw new Error('the Redis Cluster did not become ready in 15 s')
+        await new Promise((r) => setTimeout(r, 100))
+      }
+    }
+  } catch (error) {
+    await stop()
+    throw error
+  }
+  return { nodes: servers.map((server) => ({ host: '127.0.0.1', port: server.port })), stop }
+}
+
+function clusterOk(port: number): boolean {
+  const info = spawnSync('redis-cli', ['-p', String(port), 'cluster', 'info'], { encoding: 'utf8' })
+  return info.stdout.includes('cluster_state:ok')
 }
