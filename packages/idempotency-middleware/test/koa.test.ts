@@ -7,7 +7,7 @@ import Koa2 from 'koa2'
 import request from 'supertest'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { type KoaIdempotencyOptions, koaIdempotency } from '../src/koa.js'
-import { abandonPost, eventLog, SpyStore, sleep } from './support.js'
+import { abandonPost, eventLog, postTorn, SpyStore, sleep } from './support.js'
 
 const frameworks: [string, typeof Koa3][] = [
   ['koa 3', Koa3],
@@ -439,17 +439,9 @@ describe.each(frameworks)('koaIdempotency() with %s', (_name, Koa) => {
     })
     const server = createServer(app.callback()).listen(0)
     try {
-      const send = () =>
-        request(server)
-          .post('/')
-          .set('Idempotency-Key', 'k')
-          .send({})
-          .timeout(500)
-          .then((res) => res.status)
-          .catch(() => 'torn')
-      expect(await send()).toBe('torn')
+      expect(await postTorn(server, '/')).toBe('torn')
       await vi.waitUntil(() => log.types().includes('released'), { timeout: 1_000 })
-      expect(await send()).toBe('torn')
+      expect(await postTorn(server, '/')).toBe('torn')
       expect(runs).toBe(2)
       expect(log.types()).toEqual(['claimed', 'released', 'claimed', 'released'])
     } finally {

@@ -1,4 +1,5 @@
-import { request as httpRequest } from 'node:http'
+import { request as httpRequest, type Server } from 'node:http'
+import request from 'supertest'
 import { vi } from 'vitest'
 import type { IdempotencyEvent, IdempotencyStore, StoredResponse } from '../src/index.js'
 import { MemoryStore } from '../src/index.js'
@@ -63,6 +64,20 @@ export function eventLog(): {
 } {
   const events: IdempotencyEvent[] = []
   return { events, types: () => events.map((e) => e.type), onEvent: (e) => events.push(e) }
+}
+
+/**
+ * Sends a JSON POST with `Idempotency-Key: k` to a route that tears its response down: resolves
+ * to the status, or 'torn' when the response never completed (a Koa 2 one stays open: 500 ms).
+ */
+export function postTorn(server: Server, path: string): Promise<number | 'torn'> {
+  return request(server)
+    .post(path)
+    .set('Idempotency-Key', 'k')
+    .send({})
+    .timeout(500)
+    .then((res) => res.status)
+    .catch(() => 'torn' as const)
 }
 
 /** Sends a JSON POST with `Idempotency-Key: k` and hangs up once `started()` (the handler runs). */
