@@ -90,6 +90,24 @@ export class CircuitProbeTimeoutError extends CircuitBreakerError {
   }
 }
 
+/**
+ * Passed to the Redis adapter's `onError` when Redis accepted a probe-lease request but did not
+ * answer it within `probeTimeoutMs` (a frozen or overloaded server); the breaker probes locally.
+ */
+export class CircuitRedisTimeoutError extends CircuitBreakerError {
+  /** Always `'CircuitRedisTimeoutError'`. */
+  override readonly name = 'CircuitRedisTimeoutError'
+  /** Stable machine-readable code. */
+  override readonly code = 'ERR_CIRCUIT_REDIS_TIMEOUT'
+  /** How long the request went unanswered. */
+  readonly timeoutMs: number
+
+  constructor(breaker: string, timeoutMs: number, options?: ErrorOptions) {
+    super(breaker, `Circuit "${breaker}": Redis did not answer within ${timeoutMs} ms`, options)
+    this.timeoutMs = timeoutMs
+  }
+}
+
 function hasCode(error: unknown, code: string): boolean {
   return (
     typeof error === 'object' &&
@@ -112,3 +130,7 @@ export const isCircuitOpenError = (error: unknown): error is CircuitOpenError =>
 /** True for a {@link CircuitProbeTimeoutError}, even one from another copy of this package. */
 export const isCircuitProbeTimeoutError = (error: unknown): error is CircuitProbeTimeoutError =>
   hasCode(error, 'ERR_CIRCUIT_PROBE_TIMEOUT') && isCircuitBreakerError(error)
+
+/** True for a {@link CircuitRedisTimeoutError}, even one from another copy of this package. */
+export const isCircuitRedisTimeoutError = (error: unknown): error is CircuitRedisTimeoutError =>
+  hasCode(error, 'ERR_CIRCUIT_REDIS_TIMEOUT') && isCircuitBreakerError(error)

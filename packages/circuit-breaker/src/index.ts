@@ -3,9 +3,11 @@ export {
   CircuitBreakerError,
   CircuitOpenError,
   CircuitProbeTimeoutError,
+  CircuitRedisTimeoutError,
   isCircuitBreakerError,
   isCircuitOpenError,
   isCircuitProbeTimeoutError,
+  isCircuitRedisTimeoutError,
 } from './errors.js'
 export type {
   CircuitBreakerEvents,

@@ -1,4 +1,5 @@
 import type { CircuitBreaker } from './circuit-breaker.js'
+import { CircuitRedisTimeoutError } from './errors.js'
 import type { StateChangeEvent } from './events.js'
 import { CLOSE, LEASE, leaseSlots, TRIP } from './redis-scripts.js'
 import type { ProbeGate } from './types.js'
@@ -31,8 +32,9 @@ export interface FleetMessage {
 
 /**
  * Ties one local breaker to its fleet: publishes local trips, applies remote ones, and gates
- * half-open probes behind fleet-wide leases. Redis is only touched on state changes, never per
- * call; while Redis is unreachable the breaker runs on its own and the link resyncs on reconnect.
+ * half-open probes behind fleet-wide leases, taken only when a call wants to probe. Redis is only
+ * touched on state changes, never per call; while Redis is unreachable, or does not answer a lease
+ * request within `probeTimeoutMs`, the breaker runs on its own and the link resyncs on reconnect.
  */
 export class FleetLink implements ProbeGate {
   readonly breaker: CircuitBreaker
@@ -49,9 +51,17 @@ export class FleetLink implements ProbeGate {
   #held = 0
   #inFlight = 0
   #leaseUntil = 0
-  #acquiring = false
+  /** A probe started on the lease we hold since it was granted. */
+  #leaseUsed = false
+  /** Bumped whenever our view of the lease is dropped, so that a late LEASE answer is given back. */
+  #epoch = 0
+  /** Start of the lease request in flight (one at a time), or 0. */
+  #acquiringSince = 0
+  /** The last lease request failed: probe locally, as without Redis, until one succeeds. */
+  #leaseFailed = false
   #nextAttemptAt = 0
-  #timer: ReturnType<typeof setTimeout> | undefined
+  #idleTimer: ReturnType<typeof setTimeout> | undefined
+  #deadlineTimer: ReturnType<typeof setTimeout> | undefined
   readonly #off: () => void
 
   constructor(ctx: FleetContext, breaker: CircuitBreaker, quorum: number) {
@@ -59,7 +69,9 @@ export class FleetLink implements ProbeGate {
     this.breaker = breaker
     this.#quorum = quorum
     this.#leaseMs = breaker.options.probeTimeoutMs + 1_000
-    const base = `${ctx.prefix}${breaker.name}`
+    // The hash tag puts all of one breaker's keys in one Redis Cluster slot, as the scripts touch
+    // several at once, while different breakers still spread over the cluster.
+    const base = `${ctx.prefix}{${breaker.name}}`
     this.#keys = { open: `${base}:open`, trips: `${base}:trips`, probes: `${base}:probes` }
     this.#off = breaker.on('stateChange', (e) => this.#onStateChange(e))
     breaker.setProbeGate(this)
@@ -69,7 +81,7 @@ export class FleetLink implements ProbeGate {
   detach(): void {
     this.#off()
     this.breaker.setProbeGate(undefined)
-    clearTimeout(this.#timer)
+    clearTimeout(this.#deadlineTimer)
     this.#release()
   }
 
@@ -80,11 +92,17 @@ export class FleetLink implements ProbeGate {
     if (now >= this.#leaseUntil) this.#held = 0
     if (this.#inFlight < this.#held) {
       this.#inFlight++
-      if (this.#leaseUntil - now < this.#leaseMs / 2) this.#acquire()
+      this.#leaseUsed = true
+      if (this.#leaseUntil - now < this.#leaseMs / 2) this.#acquire(now)
       return true
     }
-    this.#acquire()
-    return false
+    // Leases are taken here, on demand: an instance without traffic must not sit on the fleet's
+    // probe slots, and so delay its recovery, for a whole lease.
+    this.#acquire(now)
+    // A Redis that is connected but failing or silent (frozen, overloaded) must not stop this
+    // instance from ever probing: past the deadline, do as when it is down and probe locally.
+    const since = this.#acquiringSince
+    return this.#leaseFailed || (since > 0 && now - since >= this.breaker.options.probeTimeoutMs)
   }
 
   give(): void {
@@ -121,8 +139,6 @@ export class FleetLink implements ProbeGate {
       const force = e.from === 'half-open' && this.#fleetOpen
       this.#release()
       void this.#reportTrip(force, e.openMs ?? this.breaker.options.openMs)
-    } else if (e.to === 'half-open') {
-      if (this.#fleetOpen) this.#acquire()
     } else if (e.to === 'closed') {
       const fleet = this.#fleetOpen && e.reason === 'probes-succeeded'
       this.#fleetOpen = false
@@ -169,26 +185,21 @@ export class FleetLink implements ProbeGate {
 
   #applyOpen(ms: number): void {
     this.#fleetOpen = true
-    this.#held = 0
+    this.#dropLease()
+    // Redis just answered (a message or a PTTL), so an older lease failure no longer applies.
+    this.#leaseFailed = false
     this.#applying = true
     try {
       this.breaker.trip({ openMs: ms })
     } finally {
       this.#applying = false
     }
-    clearTimeout(this.#timer)
-    // One timer per fleet trip (not per call): start leasing probes as soon as the period ends.
-    this.#timer = setTimeout(() => {
-      if (this.breaker.state === 'half-open' && this.#fleetOpen) this.#acquire()
-    }, ms)
-    this.#timer.unref?.()
   }
 
   #applyClose(): void {
     if (!this.#fleetOpen) return
     this.#fleetOpen = false
-    this.#held = 0
-    clearTimeout(this.#timer)
+    this.#dropLease()
     if (this.breaker.isolated || this.breaker.state === 'closed') return
     this.#applying = true
     try {
@@ -198,32 +209,70 @@ export class FleetLink implements ProbeGate {
     }
   }
 
-  #acquire(): void {
-    const now = Date.now()
-    if (this.#acquiring || now < this.#nextAttemptAt || !this.#ctx.connected()) return
-    this.#acquiring = true
-    this.#nextAttemptAt = now + this.#ctx.leaseRetryMs
-    const max = this.breaker.options.halfOpenMaxCalls
-    this.#ctx
-      .eval(LEASE, [this.#keys.probes], [this.#ctx.instanceId, max, this.#leaseMs])
+  #acquire(now: number): void {
+    // One request at a time: a silent Redis would otherwise pile them up in the client's queue.
+    if (this.#acquiringSince > 0 || now < this.#nextAttemptAt || !this.#ctx.connected()) return
+    const ctx = this.#ctx
+    const { halfOpenMaxCalls: max, probeTimeoutMs } = this.breaker.options
+    this.#acquiringSince = now
+    this.#nextAttemptAt = now + ctx.leaseRetryMs
+    const epoch = this.#epoch
+    this.#deadlineTimer = setTimeout(
+      () => ctx.onError(new CircuitRedisTimeoutError(this.breaker.name, probeTimeoutMs)),
+      probeTimeoutMs,
+    )
+    this.#deadlineTimer.unref?.()
+    ctx
+      .eval(LEASE, [this.#keys.probes], [ctx.instanceId, max, this.#leaseMs])
       .then(
         (held) => {
-          this.#held = Number(held)
-          // Expire our view a little early so we never probe on a lease Redis already dropped.
-          this.#leaseUntil = now + this.#leaseMs - 500
+          this.#leaseFailed = false
+          // Our view was dropped meanwhile (a trip, a close, a detach): hand the slots back.
+          if (epoch === this.#epoch) this.#leased(Number(held), now)
+          else this.#giveBack(Number(held))
         },
-        (error: unknown) => this.#ctx.onError(error),
+        (error: unknown) => {
+          this.#leaseFailed = true
+          ctx.onError(error)
+        },
       )
       .finally(() => {
-        this.#acquiring = false
+        clearTimeout(this.#deadlineTimer)
+        this.#acquiringSince = 0
       })
   }
 
-  #release(): void {
+  #leased(held: number, requestedAt: number): void {
+    this.#held = held
+    // Expire our view a little early so we never probe on a lease Redis already dropped.
+    this.#leaseUntil = requestedAt + this.#leaseMs - 500
+    this.#leaseUsed = false
+    clearTimeout(this.#idleTimer)
+    if (held === 0) return
+    // The call that asked was told to retry after leaseRetryMs. If no probe starts within twice
+    // that, nobody here needs the slots: give them back so that another instance may probe.
+    this.#idleTimer = setTimeout(() => {
+      if (!this.#leaseUsed && this.#inFlight === 0) this.#release()
+    }, 2 * this.#ctx.leaseRetryMs)
+    this.#idleTimer.unref?.()
+  }
+
+  /** Forgets our lease without telling Redis; returns how many slots we held. */
+  #dropLease(): number {
     const held = this.#held
+    this.#epoch++
     this.#held = 0
     this.#inFlight = 0
     this.#leaseUntil = 0
+    clearTimeout(this.#idleTimer)
+    return held
+  }
+
+  #release(): void {
+    this.#giveBack(this.#dropLease())
+  }
+
+  #giveBack(held: number): void {
     if (held === 0 || !this.#ctx.connected()) return
     const slots = leaseSlots(this.#ctx.instanceId, this.breaker.options.halfOpenMaxCalls)
     this.#ctx.zrem(this.#keys.probes, slots).catch((error: unknown) => this.#ctx.onError(error))

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { CircuitBreaker } from './circuit-breaker.js'
+import type { CircuitRedisTimeoutError } from './errors.js'
 import { type FleetContext, FleetLink, type FleetMessage } from './redis-link.js'
 import type { BreakerRegistry } from './registry.js'
 
@@ -20,7 +21,7 @@ export interface RedisClient {
   subscribe(...channels: string[]): Promise<unknown>
   /** Unsubscribes from channels (UNSUBSCRIBE). */
   unsubscribe(...channels: string[]): Promise<unknown>
-  /** Adds a listener (`'message'`, `'ready'`). */
+  /** Adds a listener (`'message'`, `'ready'`, and `'error'` on a subscriber created here). */
   on(event: string, listener: (...args: unknown[]) => void): unknown
   /** Removes a listener. */
   off(event: string, listener: (...args: unknown[]) => void): unknown
@@ -42,9 +43,16 @@ export interface RedisBreakerSyncOptions {
   quorum?: number | undefined
   /** This instance's id in trip records and probe leases. @default a random UUID */
   instanceId?: string | undefined
-  /** Least time between two probe-lease requests of one breaker while half-open. @default 250 */
+  /**
+   * Least time between two probe-lease requests of one breaker while half-open; a lease that no
+   * probe uses within twice this time is given back to the fleet. @default 250
+   */
   leaseRetryMs?: number | undefined
-  /** Called with Redis errors; the breakers keep working locally meanwhile. @default ignore */
+  /**
+   * Called with Redis errors, including the connection errors of a subscriber created here and a
+   * {@link CircuitRedisTimeoutError} for a lease request unanswered within `probeTimeoutMs`; the
+   * breakers keep working locally meanwhile. @default ignore
+   */
   onError?: ((error: unknown) => void) | undefined
 }
 
@@ -52,8 +60,9 @@ export interface RedisBreakerSyncOptions {
  * Shares breaker state across processes through Redis: a trip is published (pub/sub) and recorded
  * as a key with a PX expiry, `quorum` instances must trip within `openMs` before the fleet opens,
  * and half-open probes are leased so the fleet sends `halfOpenMaxCalls` probes in all. There is
- * no Redis call per `execute()`. When Redis is unreachable each breaker keeps working locally,
- * and resyncs on reconnect.
+ * no Redis call per `execute()`. When Redis is unreachable, or stops answering, each breaker
+ * keeps working locally, and resyncs on reconnect. Works with a Redis Cluster client too: each
+ * breaker's keys share a hash tag, `<prefix>{<name>}:…`.
  *
  * @example
  * const sync = new RedisBreakerSync({ client: new Redis(url), quorum: 2 })
@@ -72,6 +81,7 @@ export class RedisBreakerSync {
   readonly #onMessage: (...args: unknown[]) => void
   readonly #onReady: () => void
   readonly #onSubscriberReady: () => void
+  readonly #onSubscriberError: (error: unknown) => void
   #closed = false
 
   constructor(options: RedisBreakerSyncOptions) {
@@ -114,6 +124,10 @@ export class RedisBreakerSync {
       // the fleet state, so a trip published meanwhile is either received or already in Redis.
       this.#subscriber.subscribe(this.#ctx.channel).then(() => this.#resyncAll(), onError)
     }
+    // Only a subscriber created here: without a listener, ioredis prints its connection errors as
+    // unhandled and onError never hears of them. A caller's own subscriber is the caller's to watch.
+    this.#onSubscriberError = onError
+    if (this.#ownsSubscriber) this.#subscriber.on('error', this.#onSubscriberError)
     this.#subscriber.on('message', this.#onMessage)
     this.#subscribed = this.#subscriber.subscribe(this.#ctx.channel).catch(onError)
     client.on('ready', this.#onReady)
@@ -183,8 +197,11 @@ export class RedisBreakerSync {
     this.#client.off('ready', this.#onReady)
     this.#subscriber.off('ready', this.#onSubscriberReady)
     this.#subscriber.off('message', this.#onMessage)
-    if (this.#ownsSubscriber) await this.#subscriber.quit().catch(this.#ctx.onError)
-    else await this.#subscriber.unsubscribe(this.#ctx.channel).catch(this.#ctx.onError)
+    if (this.#ownsSubscriber) {
+      await this.#subscriber.quit().catch(this.#ctx.onError)
+      // Only now: errors while the connection closes still reach onError.
+      this.#subscriber.off('error', this.#onSubscriberError)
+    } else await this.#subscriber.unsubscribe(this.#ctx.channel).catch(this.#ctx.onError)
   }
 
   #detach(name: string, link: FleetLink): void {

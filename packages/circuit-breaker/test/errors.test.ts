@@ -3,9 +3,11 @@ import {
   CircuitBreakerError,
   CircuitOpenError,
   CircuitProbeTimeoutError,
+  CircuitRedisTimeoutError,
   isCircuitBreakerError,
   isCircuitOpenError,
   isCircuitProbeTimeoutError,
+  isCircuitRedisTimeoutError,
 } from '../src/index.js'
 
 describe('CircuitOpenError', () => {
@@ -65,5 +67,20 @@ describe('guards', () => {
     const base = new CircuitBreakerError('svc', 'generic')
     expect(base).toMatchObject({ name: 'CircuitBreakerError', code: 'ERR_CIRCUIT_BREAKER' })
     expect(isCircuitBreakerError(base)).toBe(true)
+  })
+
+  it('tell a Redis timeout apart', () => {
+    const timeout = new CircuitRedisTimeoutError('svc', 1_000)
+    expect(timeout).toBeInstanceOf(CircuitBreakerError)
+    expect(timeout).toMatchObject({
+      name: 'CircuitRedisTimeoutError',
+      code: 'ERR_CIRCUIT_REDIS_TIMEOUT',
+      breaker: 'svc',
+      timeoutMs: 1_000,
+    })
+    expect(timeout.message).toBe('Circuit "svc": Redis did not answer within 1000 ms')
+    expect(isCircuitRedisTimeoutError(timeout)).toBe(true)
+    expect(isCircuitBreakerError(timeout)).toBe(true)
+    expect(isCircuitRedisTimeoutError(new CircuitProbeTimeoutError('svc', 1_000))).toBe(false)
   })
 })

@@ -43,3 +43,28 @@ export function deferred<T = string>(): {
   })
   return { promise, resolve, reject }
 }
+
+let prefixes = 0
+/** A Redis key prefix no other test (or earlier run) uses. */
+export const uniquePrefix = (): string => `test:cb:${process.pid}:${Date.now()}:${prefixes++}:`
+
+/** Polls `check` every 25 ms until it holds; false if it still does not after `timeoutMs`. */
+export async function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() >= deadline) return false
+    await new Promise((r) => setTimeout(r, 25))
+  }
+  return true
+}
+
+/** Sends `breaker` a healthy call every 25 ms until it closes; ms taken, Infinity after `limitMs`. */
+export async function callUntilClosed(breaker: CircuitBreaker, limitMs: number): Promise<number> {
+  const started = Date.now()
+  while (Date.now() - started < limitMs) {
+    await settle(breaker, ok)
+    if (breaker.state === 'closed') return Date.now() - started
+    await new Promise((r) => setTimeout(r, 25))
+  }
+  return Number.POSITIVE_INFINITY
+}

@@ -1,11 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { noRedis, redisUrl } from '../../../test-support/redis.js'
 import { type RedisServer, startRedisServer } from '../../../test-support/redis-server.js'
 import { BreakerRegistry, CircuitBreaker } from '../src/index.js'
 import { RedisBreakerSync } from '../src/redis.js'
+import { uniquePrefix, waitFor } from './helpers.js'
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url))
 const workerFile = fileURLToPath(new URL('./fixtures/fleet-worker.ts', import.meta.url))
@@ -21,9 +22,6 @@ afterEach(async () => {
   for (const worker of running.splice(0)) worker.child.kill('SIGKILL')
   for (const server of servers.splice(0)) await server.kill()
 })
-
-let prefixCounter = 0
-const uniquePrefix = () => `test:cb:${process.pid}:${Date.now()}:${prefixCounter++}:`
 
 function startWorker(env: Record<string, string>): Promise<Worker> {
   const child = spawn(
@@ -195,7 +193,7 @@ describe.skipIf(noRedis)('RedisBreakerSync (in process)', () => {
     const tripped = new CircuitBreaker({ name: 'svc', failureThreshold: 1, openMs: 5_000 })
     first.attach(tripped)
     await tripped.execute(async () => Promise.reject(new Error('down'))).catch(() => {})
-    await eventually(() => client.pttl(`${prefix}svc:open`).then((ttl) => ttl > 0), true)
+    await eventually(() => client.pttl(`${prefix}{svc}:open`).then((ttl) => ttl > 0), true)
     const late = new CircuitBreaker({ name: 'svc' })
     const detach = second.attach(late)
     await eventually(async () => late.state, 'open')
@@ -208,13 +206,45 @@ describe.skipIf(noRedis)('RedisBreakerSync (in process)', () => {
     await client.quit()
   })
 
+  it('reports the connection errors of the subscriber it created to onError', async () => {
+    const server = await startRedisServer()
+    servers.push(server)
+    const client = new Redis(server.url, { retryStrategy: () => 50 })
+    client.on('error', () => {})
+    const errors: unknown[] = []
+    const sync = new RedisBreakerSync({
+      client,
+      prefix: uniquePrefix(),
+      onError: (error) => errors.push(error),
+    })
+    await sync.ready()
+    // ioredis prints an 'error' event nobody listens to with console.error.
+    const printed = vi.spyOn(console, 'error')
+    try {
+      await server.stop()
+      // The command connection has its own listener, and no command is sent: these are the
+      // subscriber's reconnection errors.
+      const refused = () => errors.some((e) => (e as { code?: unknown }).code === 'ECONNREFUSED')
+      expect(await waitFor(refused, 3_000)).toBe(true)
+      const unhandled = printed.mock.calls.filter(([first]) =>
+        String(first).includes('[ioredis] Unhandled error event'),
+      )
+      expect(unhandled).toEqual([])
+    } finally {
+      printed.mockRestore()
+    }
+    servers.push(await startRedisServer({ port: server.port }))
+    await sync.close()
+    await client.quit()
+  })
+
   describe('when a registry forgets a breaker', () => {
     // A linked breaker publishes its trip on the command connection at once, so a PTTL sent
     // after the trip on that connection sees the key exactly when the breaker is linked.
     async function tripAndReadOpenKey(breaker: CircuitBreaker, client: Redis, prefix: string) {
       await breaker.execute(async () => Promise.reject(new Error('down'))).catch(() => {})
       expect(breaker.state).toBe('open')
-      return client.pttl(`${prefix}${breaker.name}:open`)
+      return client.pttl(`${prefix}{${breaker.name}}:open`)
     }
 
     it('links the breaker get() creates after delete() and clear(), and unlinks the old ones', async () => {
