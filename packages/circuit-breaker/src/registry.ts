@@ -117,5 +117,12 @@ interface Observer {
   removed: ((breaker: CircuitBreaker) => void) | undefined
 }
 
+// One default registry per process, even when both the ESM and the CJS build load (the dual
+// package hazard): a breaker tripped through one copy must be open through the other. The key
+// names the compatible release line (^0.1), so an incompatible copy keeps its own.
+const DEFAULT_REGISTRY = Symbol.for('@steadfast/circuit-breaker/default-registry@0.1')
+const processWide = globalThis as { [DEFAULT_REGISTRY]?: BreakerRegistry }
+processWide[DEFAULT_REGISTRY] ??= new BreakerRegistry()
+
 /** The registry shared by default across this package, the decorators and the Claude adapter. */
-export const defaultRegistry: BreakerRegistry = new BreakerRegistry()
+export const defaultRegistry: BreakerRegistry = processWide[DEFAULT_REGISTRY]

@@ -83,11 +83,30 @@ export function backoffDelay(
     const upper = Math.max(initialMs, (previousMs ?? initialMs) * 3)
     return Math.min(maxMs, Math.floor(initialMs + random() * (upper - initialMs)))
   }
-  const multiplier = backoff.multiplier ?? 2
-  if (!(multiplier >= 1)) throw new RangeError(`backoff.multiplier must be >= 1, got ${multiplier}`)
+  const multiplier = multiplierOf(backoff)
   // 0 × Infinity is NaN once multiplier^(n−1) overflows; a zero base stays zero.
   const base = initialMs === 0 ? 0 : Math.min(maxMs, initialMs * multiplier ** (attempt - 1))
   return jitter(base, mode, random)
+}
+
+/** @internal Throws the RangeError {@link backoffDelay} would, before any attempt is made. */
+export function validateBackoff(backoff: Backoff): void {
+  if (typeof backoff === 'function') return
+  if (backoff.kind === 'constant') {
+    if (backoff.delayMs !== undefined) nonNegative(backoff.delayMs, 'delayMs')
+    return
+  }
+  for (const name of ['initialMs', 'incrementMs', 'maxMs'] as const) {
+    const value = (backoff as Partial<Record<typeof name, number | undefined>>)[name]
+    if (value !== undefined) nonNegative(value, name)
+  }
+  if (backoff.kind !== 'linear') multiplierOf(backoff)
+}
+
+function multiplierOf(backoff: ExponentialBackoff): number {
+  const multiplier = backoff.multiplier ?? 2
+  if (!(multiplier >= 1)) throw new RangeError(`backoff.multiplier must be >= 1, got ${multiplier}`)
+  return multiplier
 }
 
 function jitter(base: number, mode: 'none' | 'full' | 'equal', random: () => number): number {

@@ -13,8 +13,9 @@ const SLOTS = 10
 /**
  * A token bucket shared by many {@link retry} calls: each first attempt deposits `ratio` of a
  * token and each retry spends one, so during an outage a fleet adds at most about `ratio` extra
- * load. Within any `windowMs`, retries ≤ ratio × first attempts + minPerSecond × windowMs / 1000
- * (Finagle's retry budget).
+ * load. Over the window, retries ≤ ratio × first attempts + minPerSecond × windowMs / 1000
+ * (Finagle's retry budget), approximately: counts live in `windowMs / 10` slots, so a full window
+ * straddling a slot boundary can see up to twice that.
  * @example const budget = new RetryBudget({ ratio: 0.1 }); await retry(call, { budget })
  */
 export class RetryBudget {

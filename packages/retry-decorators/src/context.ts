@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
+import { processWide } from './process-wide.js'
 
 /** What a call running under {@link retry} (or a decorator) can read about itself. */
 export interface RetryContext {
@@ -15,8 +16,11 @@ export interface CallScope extends RetryContext {
   readonly retrying: boolean
 }
 
-/** @internal */
-export const scopeStorage = new AsyncLocalStorage<CallScope>()
+/** @internal Shared by every copy of the package, so nesting and `retryContext()` work across them. */
+export const scopeStorage: AsyncLocalStorage<CallScope> = processWide(
+  'scope-storage',
+  () => new AsyncLocalStorage<CallScope>(),
+)
 
 /**
  * The current call's `{ attempt, signal, deadline }`, or undefined outside {@link retry},

@@ -1,3 +1,4 @@
+import { processWide } from './process-wide.js'
 import type { RetryOptions } from './retry.js'
 
 /** One resilience decorator recorded on a method, as listed by {@link getResiliencePolicies}. */
@@ -38,13 +39,17 @@ const symbols = Symbol as { metadata?: symbol }
 symbols.metadata ??= Symbol.for('Symbol.metadata')
 const METADATA = symbols.metadata
 
-// Our key inside a class's standard decorator metadata object.
-const POLICIES = Symbol('steadfast.resilience')
+// Our key inside a class's standard decorator metadata object; a registered symbol, so every copy
+// of the package (ESM and CJS builds) reads what another recorded.
+const POLICIES = Symbol.for('@steadfast/retry-decorators/policies@0.1')
 type PolicyTable = Record<PropertyKey, readonly ResiliencePolicy[]>
 type StandardTables = { instance: PolicyTable; static: PolicyTable }
 
 // Legacy decorators without reflect-metadata: prototype (or constructor) -> name -> policies.
-const legacyTables = new WeakMap<object, Map<PropertyKey, readonly ResiliencePolicy[]>>()
+const legacyTables = processWide(
+  'legacy-policy-tables',
+  () => new WeakMap<object, Map<PropertyKey, readonly ResiliencePolicy[]>>(),
+)
 
 interface ReflectMetadata {
   getMetadata?(key: unknown, target: object, property: PropertyKey): unknown
@@ -116,19 +121,23 @@ function policiesOf(
   name: PropertyKey,
   isStatic: boolean,
 ): readonly ResiliencePolicy[] {
-  const fromReflect = reflect.getMetadata?.(RESILIENCE_METADATA_KEY, target, name)
+  // Policies belong to the method actually found through `target`: an undecorated override in a
+  // subclass hides its parent's decorated method, so the search stops at the first owner.
+  let owner: object | null = target
+  while (owner !== null && !Object.hasOwn(owner, name)) owner = Object.getPrototypeOf(owner)
+  if (owner === null) return []
+  const fromReflect = reflect.getOwnMetadata?.(RESILIENCE_METADATA_KEY, owner, name)
   if (Array.isArray(fromReflect)) return fromReflect
-  const owner = isStatic ? target : (target as { constructor?: unknown }).constructor
-  if (typeof owner === 'function') {
-    const metadata = (owner as unknown as Record<symbol, { [POLICIES]?: StandardTables } | null>)[
+  const cls = isStatic ? owner : Object.hasOwn(owner, 'constructor') ? owner.constructor : undefined
+  // A class without decorators of its own only inherits its parent's metadata object.
+  if (typeof cls === 'function' && Object.hasOwn(cls, METADATA)) {
+    const metadata = (cls as unknown as Record<symbol, { [POLICIES]?: StandardTables } | null>)[
       METADATA
     ]
-    const found = metadata?.[POLICIES]?.[isStatic ? 'static' : 'instance'][name]
-    if (found !== undefined) return found
+    if (metadata !== null && metadata !== undefined && Object.hasOwn(metadata, POLICIES)) {
+      const table = (metadata[POLICIES] as StandardTables)[isStatic ? 'static' : 'instance']
+      if (Object.hasOwn(table, name)) return table[name] as readonly ResiliencePolicy[]
+    }
   }
-  for (let o: object | null = target; o !== null; o = Object.getPrototypeOf(o)) {
-    const found = legacyTables.get(o)?.get(name)
-    if (found !== undefined) return found
-  }
-  return []
+  return legacyTables.get(owner)?.get(name) ?? []
 }

@@ -1,10 +1,13 @@
-import type { RetryOptions } from './retry.js'
+import { processWide } from './process-wide.js'
+import { type RetryOptions, validateRetryOptions } from './retry.js'
 
-const policies = new Map<string, RetryOptions>()
+// Shared by every copy of the package: a policy defined through one is found through the other.
+const policies = processWide('retry-policies', () => new Map<string, RetryOptions>())
 
 /**
  * Registers retry options under a name for `@Retry(name)`, which reads it at call time (so the
- * definition may come after the class). Redefining a name replaces it.
+ * definition may come after the class). Redefining a name replaces it. Invalid numbers throw a
+ * RangeError here, not at call time.
  * @example defineRetryPolicy('claude', { maxAttempts: 4, backoff: { initialMs: 500 } })
  */
 export function defineRetryPolicy(name: string, options: RetryOptions): void {
@@ -15,12 +18,4 @@ export function defineRetryPolicy(name: string, options: RetryOptions): void {
 /** The retry options registered under `name`, or undefined. */
 export function getRetryPolicy(name: string): RetryOptions | undefined {
   return policies.get(name)
-}
-
-/** @internal Throws a RangeError for options {@link retry} would reject on every call. */
-export function validateRetryOptions(options: RetryOptions): void {
-  const { maxAttempts } = options
-  if (maxAttempts !== undefined && !(Number.isInteger(maxAttempts) && maxAttempts >= 1)) {
-    throw new RangeError(`maxAttempts must be an integer >= 1, got ${maxAttempts}`)
-  }
 }

@@ -1,8 +1,9 @@
-import { type Backoff, backoffDelay } from './backoff.js'
+import { type Backoff, backoffDelay, validateBackoff } from './backoff.js'
 import type { RetryBudget } from './budget.js'
 import { anySignal, type CallScope, earliest, scopeStorage } from './context.js'
 import { ResultRejectedError, RetryError } from './errors.js'
 import { retryAfterMs } from './retry-after.js'
+import { startTimer } from './timer.js'
 import { isTransientError } from './transient.js'
 
 /** Passed to `onRetry` before each wait. */
@@ -77,15 +78,22 @@ export function retry<T>(
   fn: (attempt: number) => T | PromiseLike<T>,
   options: RetryOptions<T> = NO_OPTIONS as RetryOptions<T>,
 ): Promise<T> {
-  const maxAttempts = options.maxAttempts ?? 3
-  if (!(Number.isInteger(maxAttempts) && maxAttempts >= 1)) {
-    return Promise.reject(new RangeError(`maxAttempts must be an integer >= 1, got ${maxAttempts}`))
+  try {
+    // Up front: a bad number found only when the first retry is computed would replace the
+    // attempt's real error, and only on the failure path.
+    validateRetryOptions(options)
+  } catch (error) {
+    return Promise.reject(error)
   }
+  const maxAttempts = options.maxAttempts ?? 3
   const outer = scopeStorage.getStore()
   const signal = anySignal(outer?.signal, options.signal)
   if (signal?.aborted) return Promise.reject(signal.reason)
+  const { maxElapsedMs } = options
   const ownDeadline =
-    options.maxElapsedMs === undefined ? undefined : Date.now() + options.maxElapsedMs
+    maxElapsedMs === undefined || maxElapsedMs === Number.POSITIVE_INFINITY
+      ? undefined
+      : Date.now() + maxElapsedMs
   const deadline = earliest(outer?.deadline, ownDeadline)
   if (outer?.retrying === true && options.nested !== 'independent') {
     // The outer layer owns retrying: one attempt, outcome passed through as it is.
@@ -94,6 +102,24 @@ export function retry<T>(
   options.budget?.deposit()
   const scope = new RetryScope(signal, deadline, outer?.retrying === true || maxAttempts > 1)
   return execute(fn, options, maxAttempts, scope)
+}
+
+/**
+ * @internal Throws the RangeError {@link retry} would reject with for these options: `maxAttempts`
+ * not an integer >= 1, `maxHintMs` or `maxElapsedMs` not >= 0 (NaN included), or bad backoff numbers.
+ */
+export function validateRetryOptions(options: RetryOptions<never>): void {
+  const { maxAttempts, maxHintMs, maxElapsedMs, backoff } = options
+  if (maxAttempts !== undefined && !(Number.isInteger(maxAttempts) && maxAttempts >= 1)) {
+    throw new RangeError(`maxAttempts must be an integer >= 1, got ${maxAttempts}`)
+  }
+  if (maxHintMs !== undefined && !(maxHintMs >= 0)) {
+    throw new RangeError(`maxHintMs must be >= 0, got ${maxHintMs}`)
+  }
+  if (maxElapsedMs !== undefined && !(maxElapsedMs >= 0)) {
+    throw new RangeError(`maxElapsedMs must be >= 0, got ${maxElapsedMs}`)
+  }
+  if (backoff !== undefined) validateBackoff(backoff)
 }
 
 type Attempt<T> = (attempt: number) => T | PromiseLike<T>
@@ -189,7 +215,10 @@ async function retryAfterFailure<T>(
   }
 }
 
-/** @internal Resolves after `ms`, or rejects with the abort reason as soon as `signal` aborts. */
+/**
+ * @internal Resolves after `ms` (all of it, even past setTimeout's 2^31−1 ms limit), or rejects
+ * with the abort reason as soon as `signal` aborts.
+ */
 export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
@@ -201,10 +230,10 @@ export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void
       return
     }
     const onAbort = () => {
-      clearTimeout(timer)
+      cancelTimer()
       reject(signal?.reason)
     }
-    const timer = setTimeout(() => {
+    const cancelTimer = startTimer(() => {
       signal?.removeEventListener('abort', onAbort)
       resolve()
     }, ms)

@@ -1,10 +1,12 @@
 import { anySignal, type CallScope, earliest, scopeStorage } from './context.js'
 import { TimeoutError } from './errors.js'
+import { startTimer } from './timer.js'
 
 /**
  * Runs `fn` with a time limit: after `timeoutMs` the returned promise rejects with
  * {@link TimeoutError} and the signal given to `fn` (also `retryContext().signal`) aborts with it,
  * so well-behaved work stops too. An outer signal (from {@link retry} or a caller) is honoured.
+ * `Infinity` sets no limit; limits past setTimeout's 2^31−1 ms are waited out in full.
  * @example await timeout((signal) => fetch(url, { signal }), 5_000)
  */
 export function timeout<T>(
@@ -22,16 +24,19 @@ export function timeout<T>(
   const scope: CallScope = {
     attempt: outer?.attempt ?? 1,
     signal,
-    deadline: earliest(outer?.deadline, Date.now() + timeoutMs),
+    deadline:
+      timeoutMs === Number.POSITIVE_INFINITY
+        ? outer?.deadline
+        : earliest(outer?.deadline, Date.now() + timeoutMs),
     retrying: outer?.retrying ?? false,
   }
   return new Promise<T>((resolve, reject) => {
     const onOuterAbort = () => {
-      clearTimeout(timer)
+      cancelTimer()
       controller.abort(outerSignal?.reason)
       reject(outerSignal?.reason)
     }
-    const timer = setTimeout(() => {
+    const cancelTimer = startTimer(() => {
       outerSignal?.removeEventListener('abort', onOuterAbort)
       const error = new TimeoutError(timeoutMs)
       controller.abort(error)
@@ -39,7 +44,7 @@ export function timeout<T>(
     }, timeoutMs)
     outerSignal?.addEventListener('abort', onOuterAbort, { once: true })
     const settle = () => {
-      clearTimeout(timer)
+      cancelTimer()
       outerSignal?.removeEventListener('abort', onOuterAbort)
     }
     let result: T | PromiseLike<T>

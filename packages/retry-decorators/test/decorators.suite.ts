@@ -89,6 +89,15 @@ describe(`decorators (${decoratorMode} mode${hasReflectMetadata ? ', reflect-met
       expectTypeOf(Client.prototype.fetch).toEqualTypeOf<(id: string) => Promise<string>>()
     })
 
+    it('throws a RangeError at decoration and definition for invalid numbers', () => {
+      expect(() => Retry({ backoff: { initialMs: -1 } })).toThrow(RangeError)
+      expect(() => Retry({ backoff: { multiplier: 0.5 } })).toThrow(RangeError)
+      expect(() => Retry({ maxElapsedMs: Number.NaN })).toThrow(RangeError)
+      expect(() => defineRetryPolicy(`invalid-${decoratorMode}`, { maxHintMs: -1 })).toThrow(
+        RangeError,
+      )
+    })
+
     it('reads a named policy at call time', async () => {
       class Named {
         calls = 0
@@ -129,6 +138,28 @@ describe(`decorators (${decoratorMode} mode${hasReflectMetadata ? ', reflect-met
       const call = slow.wait(50)
       await vi.advanceTimersByTimeAsync(50)
       await expect(call).resolves.toBe('done')
+    })
+
+    it('sets no limit for Infinity and waits out one past 2^31−1 ms', async () => {
+      class Patient {
+        @Timeout(Number.POSITIVE_INFINITY)
+        async forever(ms: number): Promise<string> {
+          await new Promise((resolve) => setTimeout(resolve, ms))
+          return 'done'
+        }
+
+        @Timeout(2 ** 31 + 5)
+        async long(ms: number): Promise<string> {
+          await new Promise((resolve) => setTimeout(resolve, ms))
+          return 'done'
+        }
+      }
+      const patient = new Patient()
+      const forever = patient.forever(60_000)
+      const long = patient.long(60_000)
+      await vi.advanceTimersByTimeAsync(60_000)
+      await expect(forever).resolves.toBe('done')
+      await expect(long).resolves.toBe('done')
     })
 
     it('rejects with TimeoutError and aborts the signal the method reads', async () => {
@@ -350,6 +381,88 @@ describe(`decorators (${decoratorMode} mode${hasReflectMetadata ? ', reflect-met
     })
   })
 
+  describe('over decorators that store data on the method', () => {
+    // Like NestJS's SetMetadata (behind @Get, @Roles and guards): metadata on the method itself.
+    function SetMetadata(key: string, value: unknown) {
+      return (...args: unknown[]): void => {
+        const define = (
+          Reflect as unknown as { defineMetadata(k: string, v: unknown, t: object): void }
+        ).defineMetadata
+        define(key, value, decorated(args))
+      }
+    }
+    // Like libraries that mark a method with plain properties.
+    function Tag(key: string, value: unknown) {
+      return (...args: unknown[]): void => {
+        Object.assign(decorated(args), { [key]: value, [Symbol.for(key)]: value })
+      }
+    }
+    const decorated = (args: unknown[]): object =>
+      (typeof args[1] === 'object' ? args[0] : (args[2] as PropertyDescriptor).value) as object
+
+    function routes() {
+      const registry = new BreakerRegistry()
+      class Routes {
+        @Retry({ maxAttempts: 2, backoff: fast })
+        @Tag('path', '/one')
+        async one(id: string): Promise<string> {
+          return id
+        }
+
+        @Fallback(() => 'fallback')
+        @Retry({ maxAttempts: 2, backoff: fast })
+        @CircuitBreaker('tagged', { registry })
+        @Timeout(1_000)
+        @Tag('path', '/all')
+        async all(id: string): Promise<string> {
+          return id
+        }
+      }
+      return Routes
+    }
+
+    it('keeps properties set on the method under one decorator or the full stack', async () => {
+      const Routes = routes()
+      for (const [name, path] of [
+        ['one', '/one'],
+        ['all', '/all'],
+      ] as const) {
+        const method = Routes.prototype[name] as unknown as Record<PropertyKey, unknown>
+        expect([method.path, method[Symbol.for('path')], method.name]).toEqual([path, path, name])
+      }
+      await expect(new Routes().all('x')).resolves.toBe('x')
+    })
+
+    it.runIf(hasReflectMetadata)(
+      'keeps reflect-metadata stored on the method (NestJS SetMetadata)',
+      () => {
+        class Guarded {
+          @Retry({ maxAttempts: 2, backoff: fast })
+          @SetMetadata('roles', ['admin'])
+          async one(id: string): Promise<string> {
+            return id
+          }
+
+          @Fallback(() => 'fallback')
+          @Retry({ maxAttempts: 2, backoff: fast })
+          @CircuitBreaker('guarded', { registry: new BreakerRegistry() })
+          @Timeout(1_000)
+          @SetMetadata('path', '/all')
+          @SetMetadata('roles', ['admin'])
+          async all(id: string): Promise<string> {
+            return id
+          }
+        }
+        expect(getMetadata('roles', Guarded.prototype.one)).toEqual(['admin'])
+        expect(getMetadata('roles', Guarded.prototype.all)).toEqual(['admin'])
+        expect(getMetadata('path', Guarded.prototype.all)).toBe('/all')
+        if (decoratorMode === 'legacy') {
+          expect(getMetadata('design:paramtypes', Guarded.prototype, 'all')).toEqual([String])
+        }
+      },
+    )
+  })
+
   describe('getResiliencePolicies()', () => {
     class Base {
       @Retry({ maxAttempts: 2 })
@@ -386,6 +499,23 @@ describe(`decorators (${decoratorMode} mode${hasReflectMetadata ? ', reflect-met
       expect(getResiliencePolicies(new Child(), 'load')).toHaveLength(2)
       expect(getResiliencePolicies(Child, 'save')).toEqual([{ kind: 'timeout', timeoutMs: 5 }])
       expect(getResiliencePolicies(Base, 'save')).toEqual([])
+    })
+
+    it('is empty for an undecorated override in a subclass', () => {
+      class Override extends Base {
+        override async load(): Promise<void> {}
+        static override async ping(): Promise<void> {}
+      }
+      expect(getResiliencePolicies(Override, 'load')).toEqual([])
+      expect(getResiliencePolicies(new Override(), 'load')).toEqual([])
+      expect(getResiliencePolicies(Override, 'ping')).toEqual([])
+      class Redecorated extends Base {
+        @Timeout(7)
+        override async load(): Promise<void> {}
+      }
+      expect(getResiliencePolicies(Redecorated, 'load')).toEqual([
+        { kind: 'timeout', timeoutMs: 7 },
+      ])
     })
 
     it('is empty for undecorated methods', () => {

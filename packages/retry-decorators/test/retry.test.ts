@@ -156,6 +156,27 @@ describe('retry()', () => {
     })
   })
 
+  describe('when other numeric options are invalid', () => {
+    const invalid: [string, Parameters<typeof retry>[1]][] = [
+      ['initialMs: -1', { backoff: { initialMs: -1 } }],
+      ['multiplier: 0.5', { backoff: { multiplier: 0.5 } }],
+      ['maxMs: NaN', { backoff: { maxMs: Number.NaN } }],
+      ['constant delayMs: -1', { backoff: { kind: 'constant', delayMs: -1 } }],
+      ['linear incrementMs: NaN', { backoff: { kind: 'linear', incrementMs: Number.NaN } }],
+      ['maxElapsedMs: NaN', { maxElapsedMs: Number.NaN }],
+      ['maxHintMs: -1', { maxHintMs: -1 }],
+    ]
+    it.each(invalid)(
+      'rejects %s with a RangeError before the first attempt',
+      async (_, options) => {
+        const fn = flaky([], 'ok')
+        const error = await retry(fn, options).catch((e: unknown) => e)
+        expect(error).toBeInstanceOf(RangeError)
+        expect(fn.calls).toBe(0)
+      },
+    )
+  })
+
   describe('retryContext()', () => {
     it('is undefined outside a retried call', () => {
       expect(retryContext()).toBeUndefined()
@@ -272,6 +293,10 @@ describe('retry() schedules', () => {
   it('waits what a custom backoff function returns', async () => {
     await expectSchedule({ backoff: (attempt) => attempt * 7 }, [7, 14, 21])
   })
+
+  it('waits a delay past setTimeout’s 2^31−1 ms limit in full', async () => {
+    await expectSchedule({ backoff: { kind: 'constant', delayMs: 2 ** 31 + 5 } }, [2 ** 31 + 5])
+  })
 })
 
 describe('retry() server hints', () => {
@@ -323,6 +348,17 @@ describe('retry() server hints', () => {
       maxHintMs: 30_000,
     })
     expect(delays).toEqual([30_000])
+  })
+
+  it('waits a hint past setTimeout’s limit in full when maxHintMs is Infinity', async () => {
+    // 3_000_000 s ≈ 35 days: Node would fire a timer that long after 1 ms.
+    const fn = flaky([new HttpError(429, { 'retry-after': '3000000' })], 'ok')
+    const call = retry(fn, { maxHintMs: Number.POSITIVE_INFINITY })
+    await vi.advanceTimersByTimeAsync(3_000_000_000 - 1)
+    expect(fn.calls).toBe(1)
+    await vi.advanceTimersByTimeAsync(1)
+    await expect(call).resolves.toBe('ok')
+    expect(fn.calls).toBe(2)
   })
 
   it('throws at once when the hint exceeds the remaining maxElapsedMs', async () => {

@@ -74,6 +74,35 @@ describe('timeout()', () => {
     expect(vi.getTimerCount()).toBe(0)
   })
 
+  it('sets no timer and no deadline for Infinity', async () => {
+    let deadline: number | undefined = 0
+    let settled = false
+    const call = timeout(() => {
+      deadline = retryContext()?.deadline
+      return new Promise((resolve) => setTimeout(resolve, 60_000, 'late'))
+    }, Number.POSITIVE_INFINITY)
+    void call.finally(() => {
+      settled = true
+    })
+    await vi.advanceTimersByTimeAsync(59_999)
+    expect([settled, deadline, vi.getTimerCount()]).toEqual([false, undefined, 1])
+    await vi.advanceTimersByTimeAsync(1)
+    await expect(call).resolves.toBe('late')
+  })
+
+  it('waits out a limit past setTimeout’s 2^31−1 ms in full', async () => {
+    const outcome = timeout(() => new Promise(() => {}), 2 ** 31 + 5).catch((e: unknown) => e)
+    let settled = false
+    void outcome.finally(() => {
+      settled = true
+    })
+    await vi.advanceTimersByTimeAsync(2 ** 31 + 4)
+    expect(settled).toBe(false)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(await outcome).toBeInstanceOf(TimeoutError)
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
   it('rejects invalid limits', async () => {
     await expect(timeout(async () => 1, 0)).rejects.toBeInstanceOf(RangeError)
   })

@@ -45,21 +45,54 @@ export function methodDecorator<Constraint>(
         throw new TypeError(`@${decoratorName} decorates methods, not a ${standard.kind}`)
       }
       recordStandard(standard.metadata, standard.static, standard.name, policy)
-      return named(wrap(target as AnyMethod), target as AnyMethod)
+      return inherit(wrap(target as AnyMethod), target as AnyMethod)
     }
     const value = (descriptor as PropertyDescriptor | undefined)?.value
     if (typeof value !== 'function') {
       throw new TypeError(`@${decoratorName} decorates methods, not ${String(context)}`)
     }
     recordLegacy(target as object, context as PropertyKey, policy)
-    ;(descriptor as PropertyDescriptor).value = named(wrap(value as AnyMethod), value as AnyMethod)
+    ;(descriptor as PropertyDescriptor).value = inherit(
+      wrap(value as AnyMethod),
+      value as AnyMethod,
+    )
     return descriptor
   }
   return decorator as ResilienceDecorator<Constraint>
 }
 
-// Keeps the method's name on the wrapper for stack traces and tooling.
-function named(wrapper: AnyMethod, original: AnyMethod): AnyMethod {
+interface ReflectMetadata {
+  getOwnMetadataKeys?(target: object): unknown[]
+  getOwnMetadata?(key: unknown, target: object): unknown
+  defineMetadata?(key: unknown, value: unknown, target: object): void
+}
+const reflect = Reflect as unknown as ReflectMetadata
+
+// Decorators applied before ours (below it) may have stored data ON the function: NestJS's
+// SetMetadata (behind @Get, @Roles, guards) calls Reflect.defineMetadata(key, value, method), and
+// other libraries set plain properties. The wrapper replaces the function, so it takes all of it
+// over, with the name for stack traces; a dropped route or roles entry would fail open.
+function inherit(wrapper: AnyMethod, original: AnyMethod): AnyMethod {
   Object.defineProperty(wrapper, 'name', { value: original.name, configurable: true })
+  for (const key of Reflect.ownKeys(original)) {
+    // The function's own intrinsics (name, length, prototype) stay the wrapper's.
+    if (Object.hasOwn(wrapper, key)) continue
+    Object.defineProperty(
+      wrapper,
+      key,
+      Object.getOwnPropertyDescriptor(original, key) as PropertyDescriptor,
+    )
+  }
+  // reflect-metadata is an optional peer: without it nobody can have stored metadata.
+  const { getOwnMetadataKeys, getOwnMetadata, defineMetadata } = reflect
+  if (
+    getOwnMetadataKeys !== undefined &&
+    getOwnMetadata !== undefined &&
+    defineMetadata !== undefined
+  ) {
+    for (const key of getOwnMetadataKeys.call(Reflect, original)) {
+      defineMetadata.call(Reflect, key, getOwnMetadata.call(Reflect, key, original), wrapper)
+    }
+  }
   return wrapper
 }

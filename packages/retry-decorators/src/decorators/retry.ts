@@ -1,10 +1,11 @@
-import { type RetryOptions, retry } from '../retry.js'
-import { getRetryPolicy, validateRetryOptions } from '../retry-policies.js'
+import { type RetryOptions, retry, validateRetryOptions } from '../retry.js'
+import { getRetryPolicy } from '../retry-policies.js'
 import { type AnyMethod, methodDecorator, type ResilienceDecorator } from './decorate.js'
 
 /**
  * Retries the method with {@link retry}: inline options, or the name of a policy registered with
  * `defineRetryPolicy` (read at call time). The method becomes async: its result is a promise.
+ * Invalid inline numbers throw a RangeError when the class is defined.
  * @example @Retry({ maxAttempts: 4 }) async summarize(text: string) { … }
  */
 export function Retry(optionsOrName: RetryOptions | string = {}): ResilienceDecorator {

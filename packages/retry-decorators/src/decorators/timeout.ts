@@ -4,6 +4,7 @@ import { methodDecorator, type ResilienceDecorator } from './decorate.js'
 /**
  * Rejects the call with `TimeoutError` after `timeoutMs`; the method reads the attempt's
  * `AbortSignal` from `retryContext()` to stop its own work. The method becomes async.
+ * `Infinity` sets no limit; limits past setTimeout's 2^31−1 ms are waited out in full.
  * @example @Timeout(20_000) async summarize(text: string) { const { signal } = retryContext()! … }
  */
 export function Timeout(timeoutMs: number): ResilienceDecorator {
