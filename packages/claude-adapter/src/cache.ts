@@ -18,7 +18,10 @@ export interface CacheOptions {
   store?: CacheStore | undefined
 }
 
-/** A bounded in-process {@link CacheStore} with expiry; the least recently used entry goes first. */
+/**
+ * A bounded in-process {@link CacheStore} with expiry; the least recently used entry goes first.
+ * It keeps and hands out copies, so a caller editing its answer cannot change what others get.
+ */
 export class MemoryCacheStore implements CacheStore {
   readonly #entries = new Map<string, { value: Anthropic.Message; expiresAt: number }>()
   readonly #maxEntries: number
@@ -32,7 +35,7 @@ export class MemoryCacheStore implements CacheStore {
     return this.#entries.size
   }
 
-  /** The live entry for `key`, marked most recently used. */
+  /** A copy of the live entry for `key`, marked most recently used. */
   get(key: string): Anthropic.Message | undefined {
     const entry = this.#entries.get(key)
     if (entry === undefined) return undefined
@@ -43,13 +46,13 @@ export class MemoryCacheStore implements CacheStore {
     // Re-insert so Map order tracks recency.
     this.#entries.delete(key)
     this.#entries.set(key, entry)
-    return entry.value
+    return structuredClone(entry.value)
   }
 
-  /** Stores `value` for `ttlMs`, evicting the least recently used entries beyond `maxEntries`. */
+  /** Stores a copy of `value` for `ttlMs`, evicting the least recently used entries beyond `maxEntries`. */
   set(key: string, value: Anthropic.Message, ttlMs: number): void {
     this.#entries.delete(key)
-    this.#entries.set(key, { value, expiresAt: Date.now() + ttlMs })
+    this.#entries.set(key, { value: structuredClone(value), expiresAt: Date.now() + ttlMs })
     while (this.#entries.size > this.#maxEntries) {
       const oldest = this.#entries.keys().next().value
       if (oldest === undefined) break

@@ -1,7 +1,7 @@
-import { canonicalJson } from './canonical.js'
 import { ClaudeTimeoutError, isClaudeTimeoutError } from './errors.js'
 import type { ChainRun } from './model-chain.js'
 import type { CallOptions, StreamParams } from './options.js'
+import { estimateInputTokens } from './token-estimate.js'
 
 /** A call in progress: its signal (the caller's and the deadline's), and what it has done so far. */
 export interface CallScope extends ChainRun {
@@ -31,8 +31,7 @@ export function openScope(params: StreamParams, options: CallOptions): CallScope
   return {
     signal,
     deadline: timeoutMs === undefined ? undefined : startedAt + timeoutMs,
-    // The limiter's estimate: 4 characters a token over everything the model reads.
-    tokens: Math.ceil(canonicalJson([params.system, params.messages, params.tools]).length / 4),
+    tokens: estimateInputTokens(params),
     attempts: 0,
     models: [],
     startedAt,

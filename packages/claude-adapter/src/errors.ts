@@ -143,6 +143,28 @@ export class ClaudeTimeoutError extends ClaudeAdapterError {
   }
 }
 
+/**
+ * One request took longer than its share of the call (`retry.attemptTimeoutMs`, or the share of
+ * `timeoutMs` left to a model that has fallbacks): that request was aborted, and it counts as a
+ * transient failure of `model` (its breaker sees it; the chain retries or moves on).
+ */
+export class ClaudeAttemptTimeoutError extends ClaudeAdapterError {
+  /** Always `'ClaudeAttemptTimeoutError'`. */
+  override readonly name = 'ClaudeAttemptTimeoutError'
+  override readonly code = 'ERR_CLAUDE_ATTEMPT_TIMEOUT'
+  override readonly errorClass = 'transient'
+  /** The model whose request was aborted. */
+  readonly model: string
+  /** How long the request was given. */
+  readonly timeoutMs: number
+
+  constructor(model: string, timeoutMs: number, options?: ErrorOptions) {
+    super(`Claude model ${model} did not answer within ${timeoutMs} ms`, options)
+    this.model = model
+    this.timeoutMs = timeoutMs
+  }
+}
+
 /** One model's last failure in a {@link ClaudeUnavailableError}. */
 export interface ModelFailure {
   /** The model that was given up on. */
@@ -151,22 +173,30 @@ export interface ModelFailure {
   error: unknown
 }
 
-/** Every model of the chain failed for transient or infrastructure reasons; `cause` is the last error. */
+/**
+ * Every model of the chain failed: for transient or infrastructure reasons, or because it does
+ * not exist (a 404 for the model); `cause` is the last error.
+ */
 export class ClaudeUnavailableError extends ClaudeAdapterError {
   /** Always `'ClaudeUnavailableError'`. */
   override readonly name = 'ClaudeUnavailableError'
   override readonly code = 'ERR_CLAUDE_UNAVAILABLE'
-  override readonly errorClass = 'transient'
+  /** `'permanent'` when every model failed permanently (none exists), else `'transient'` (then judged by `cause`). */
+  override readonly errorClass: ErrorClass
   /** Each model tried, in order, with the error that ended it. */
   readonly failures: readonly ModelFailure[]
 
-  constructor(failures: readonly ModelFailure[]) {
+  constructor(
+    failures: readonly ModelFailure[],
+    errorClass: 'transient' | 'permanent' = 'transient',
+  ) {
     const last = failures[failures.length - 1]
     super(
       `Claude unavailable: ${failures.map((f) => `${f.model}: ${describe(f.error)}`).join('; ')}`,
       { cause: last?.error },
     )
     this.failures = failures
+    this.errorClass = errorClass
   }
 }
 
@@ -230,6 +260,10 @@ export const isRateLimitPausedError = (error: unknown): error is RateLimitPaused
 /** True for a {@link ClaudeTimeoutError}. */
 export const isClaudeTimeoutError = (error: unknown): error is ClaudeTimeoutError =>
   hasCode(error, 'ERR_CLAUDE_TIMEOUT')
+
+/** True for a {@link ClaudeAttemptTimeoutError}. */
+export const isClaudeAttemptTimeoutError = (error: unknown): error is ClaudeAttemptTimeoutError =>
+  hasCode(error, 'ERR_CLAUDE_ATTEMPT_TIMEOUT')
 
 /** True for a {@link ClaudeUnavailableError}. */
 export const isClaudeUnavailableError = (error: unknown): error is ClaudeUnavailableError =>

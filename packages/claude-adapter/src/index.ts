@@ -18,11 +18,13 @@ export {
 } from './degrade.js'
 export {
   ClaudeAdapterError,
+  ClaudeAttemptTimeoutError,
   ClaudeTimeoutError,
   ClaudeUnavailableError,
   type ErrorClass,
   IdempotencyKeyReuseError,
   isClaudeAdapterError,
+  isClaudeAttemptTimeoutError,
   isClaudeTimeoutError,
   isClaudeUnavailableError,
   isIdempotencyKeyReuseError,

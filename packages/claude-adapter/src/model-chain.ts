@@ -4,8 +4,14 @@ import type {
   CircuitBreakerOptions,
 } from '@steadfast/circuit-breaker'
 import { retry, retryAfterMs } from '@steadfast/retry-decorators'
+import { modelDeadline, withAttemptTimeout } from './attempt-timeout.js'
 import { classifyError, isModelNotFound, isRetryable, shouldRetryModel } from './classify.js'
-import { ClaudeUnavailableError, type ModelFailure, RateLimitPausedError } from './errors.js'
+import {
+  ClaudeAttemptTimeoutError,
+  ClaudeUnavailableError,
+  type ModelFailure,
+  RateLimitPausedError,
+} from './errors.js'
 import type { ClaudeEvent, ClaudeRetryOptions } from './options.js'
 import type { RateLimiter } from './rate-limiter.js'
 
@@ -93,7 +99,8 @@ export class ModelChain {
   /**
    * Runs `call` on each of `models` in turn until one succeeds. Transient and infrastructure
    * failures (and a 404 for the model) move on; others are thrown at once. When every model
-   * failed, rejects with {@link ClaudeUnavailableError}.
+   * failed, rejects with {@link ClaudeUnavailableError}: permanent when each failure was (no
+   * model exists), so neither the cache nor `degrade` stands in for a misnamed model.
    */
   async run<T>(
     models: readonly string[],
@@ -104,7 +111,8 @@ export class ModelChain {
     for (const [index, model] of models.entries()) {
       run.models.push(model)
       try {
-        return { value: await this.#onModel(model, run, call), model, index }
+        const modelsLeft = models.length - index
+        return { value: await this.#onModel(model, run, call, modelsLeft), model, index }
       } catch (error) {
         if (run.signal.aborted) throw run.signal.reason
         const kind = classifyError(error)
@@ -115,26 +123,41 @@ export class ModelChain {
         if (next !== undefined) this.#emit({ type: 'fallback', from: model, to: next, error })
       }
     }
-    throw new ClaudeUnavailableError(failures)
+    const permanent = failures.every((f) => classifyError(f.error) === 'permanent')
+    throw new ClaudeUnavailableError(failures, permanent ? 'permanent' : 'transient')
   }
 
-  #onModel<T>(model: string, run: ChainRun, call: ModelCall<T>): Promise<T> {
+  #onModel<T>(model: string, run: ChainRun, call: ModelCall<T>, modelsLeft: number): Promise<T> {
     const breaker = this.breaker(model)
     const options = this.#retry
     const maxHintMs = options.maxHintMs ?? 60_000
+    const ownDeadline = modelDeadline(run.deadline, modelsLeft, options.attemptTimeoutMs)
+    const deadline = ownDeadline ?? run.deadline
     return retry(
       async (attempt) => {
-        this.#checkPause(model, run, maxHintMs)
+        this.#checkPause(model, deadline, maxHintMs)
         await this.#limiter.acquire(run.tokens, run.signal, model)
+        const timeoutMs =
+          ownDeadline === undefined ? options.attemptTimeoutMs : ownDeadline - Date.now()
+        // Queued past this model's share: give the next model its turn without a request.
+        if (timeoutMs !== undefined && timeoutMs <= 0) {
+          throw new ClaudeAttemptTimeoutError(model, 0)
+        }
         try {
           const { value, headers } = await breaker.execute(
             (breakerSignal) => {
               // Counted here, past the breaker: only requests that really go upstream.
               run.attempts += 1
               this.#emit({ type: 'attempt', model, attempt })
-              // A half-open probe's own signal follows ours and aborts on its probe timeout, so
-              // the request it guards is cancelled with it.
-              return call(model, breakerSignal ?? run.signal)
+              // A half-open probe's own signal aborts on its probe timeout, but stops following
+              // ours once the probe settles (a stream outlives it): the request needs both.
+              const signal =
+                breakerSignal === undefined
+                  ? run.signal
+                  : AbortSignal.any([breakerSignal, run.signal])
+              // The breaker is given the call's signal, not the attempt's: a request aborted by
+              // its attempt timeout is a failure of this model, not a caller giving up.
+              return withAttemptTimeout(model, timeoutMs, signal, (s) => call(model, s))
             },
             { signal: run.signal },
           )
@@ -149,9 +172,10 @@ export class ModelChain {
         maxAttempts: options.maxAttempts ?? 3,
         backoff: options.backoff ?? DEFAULT_BACKOFF,
         maxHintMs,
-        retryIf: shouldRetryModel,
+        retryIf: (error) =>
+          shouldRetryModel(error) && !this.#hintTooLong(error, deadline, maxHintMs),
         signal: run.signal,
-        ...(run.deadline === undefined ? {} : { maxElapsedMs: run.deadline - Date.now() }),
+        ...(deadline === undefined ? {} : { maxElapsedMs: deadline - Date.now() }),
         ...(options.budget === undefined ? {} : { budget: options.budget }),
         onRetry: ({ attempt, error, delayMs }) =>
           this.#emit({ type: 'retry', model, attempt, delayMs, error }),
@@ -163,12 +187,21 @@ export class ModelChain {
    * Fails over at once when a 429 holds `model` longer than this call can wait (what is left
    * before its deadline, or `maxHintMs` without one), instead of queueing until the deadline.
    */
-  #checkPause(model: string, run: ChainRun, maxHintMs: number): void {
+  #checkPause(model: string, deadline: number | undefined, maxHintMs: number): void {
     const pausedMs = this.#limiter.pausedMs(model)
-    if (pausedMs <= 0) return
-    const tooLong =
-      run.deadline === undefined ? pausedMs > maxHintMs : pausedMs >= run.deadline - Date.now()
-    if (tooLong) throw new RateLimitPausedError(model, pausedMs)
+    if (pausedMs > 0 && waitTooLong(pausedMs, deadline, maxHintMs)) {
+      throw new RateLimitPausedError(model, pausedMs)
+    }
+  }
+
+  /**
+   * A 429 asking for longer than this call can wait: not worth a retry of the same model, so the
+   * chain moves on at once instead of sleeping `maxHintMs` only to find the model still paused.
+   */
+  #hintTooLong(error: unknown, deadline: number | undefined, maxHintMs: number): boolean {
+    if ((error as { status?: unknown } | null)?.status !== 429) return false
+    const hintMs = retryAfterMs(error)
+    return hintMs !== undefined && waitTooLong(hintMs, deadline, maxHintMs)
   }
 
   #afterFailure(error: unknown, model: string): void {
@@ -185,4 +218,9 @@ export class ModelChain {
       }
     }
   }
+}
+
+/** Longer than what is left before `deadline`, or than `maxHintMs` without one. */
+function waitTooLong(ms: number, deadline: number | undefined, maxHintMs: number): boolean {
+  return deadline === undefined ? ms > maxHintMs : ms >= deadline - Date.now()
 }

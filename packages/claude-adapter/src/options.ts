@@ -8,6 +8,7 @@ import type { IdempotencyStore } from '@steadfast/idempotency-middleware'
 import type { Backoff, RetryBudget } from '@steadfast/retry-decorators'
 import type { CacheOptions } from './cache.js'
 import type { DegradeHandler } from './degrade.js'
+import type { ClaudeAttemptTimeoutError } from './errors.js'
 import type { RateLimitOptions } from './rate-limiter.js'
 
 /** Params of `messages.create()`: the SDK's non-streaming params. */
@@ -26,6 +27,13 @@ export interface ClaudeRetryOptions {
   maxHintMs?: number | undefined
   /** Shared budget bounding retries to a fraction of calls. @default none */
   budget?: RetryBudget | undefined
+  /**
+   * Time each upstream request gets (for a stream, until its first content event); past it the
+   * request is aborted with {@link ClaudeAttemptTimeoutError}, a transient failure of that model
+   * (counted by its breaker, then retried or failed over).
+   * @default none; with `timeoutMs`, every model but the last gets an equal share of the time left (time left / models still to try) for its attempts and retries
+   */
+  attemptTimeoutMs?: number | undefined
 }
 
 /** Options of {@link ResilientClaude}. */

@@ -4,7 +4,7 @@ import { RateLimitQueueFullError } from './errors.js'
 export interface RateLimitOptions {
   /** Requests per minute; spread evenly (see `burstMs`). @default unlimited, or what the API's headers say */
   requestsPerMinute?: number | undefined
-  /** Estimated input tokens per minute (4 characters a token). @default unlimited, or what the headers say */
+  /** Estimated input tokens per minute (4 characters a token; an image 1,600, a PDF page 3,000). @default unlimited, or what the headers say */
   inputTokensPerMinute?: number | undefined
   /** Callers allowed to wait; one more throws {@link RateLimitQueueFullError}. @default 1000 */
   maxQueue?: number | undefined
@@ -205,8 +205,11 @@ export class RateLimiter {
     const wait = Math.max(this.#requests.waitFor(1), this.#tokens.waitFor(tokens))
     if (wait > 0) return wait
     this.#requests.level -= 1
-    // A request larger than the whole bucket goes once the bucket is full, leaving it in debt.
-    this.#tokens.level -= tokens
+    // A request larger than the whole bucket goes once the bucket is full, leaving it in debt:
+    // at most a minute of tokens, what the API's own bucket holds (it admits any request up to
+    // its per-minute limit), so one oversized estimate cannot stall later callers for longer.
+    const bucket = this.#tokens
+    bucket.level = Math.max(bucket.level - tokens, -bucket.rate * 60_000)
     return 0
   }
 

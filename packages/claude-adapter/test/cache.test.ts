@@ -47,6 +47,16 @@ describe('MemoryCacheStore', () => {
     expect(store.get('a')?.id).toBe('a')
     expect(store.size).toBe(2)
   })
+
+  it('keeps copies: editing a stored or returned answer does not change the entry', () => {
+    const store = new MemoryCacheStore()
+    const stored = { id: 'a', content: [{ type: 'text', text: 'original' }] } as Anthropic.Message
+    store.set('k', stored, 60_000)
+    stored.id = 'edited before get'
+    const got = store.get('k') as Anthropic.Message
+    got.content.length = 0
+    expect(store.get('k')).toEqual({ id: 'a', content: [{ type: 'text', text: 'original' }] })
+  })
 })
 
 describe('cache option', () => {
@@ -67,6 +77,18 @@ describe('cache option', () => {
       expect(second).toEqual(first)
       expect([...data.keys()]).toEqual([`claude:${paramsHash(params)}`])
       expect(ttls).toEqual([5_000])
+      expect(fake.count()).toBe(1)
+    })
+  })
+
+  describe('when the caller edits an answer', () => {
+    it('serves later callers the answer as the API gave it', async () => {
+      const { fake, claude } = await setup({}, { cache: { mode: 'first' } })
+      const first = await claude.messages.create(params)
+      first.content[0] = { type: 'text', text: 'MUTATED BY CALLER', citations: null }
+      const { message, meta } = await claude.messages.createWithMeta(params)
+      expect(meta.source).toBe('cache')
+      expect(message.content[0]).toMatchObject({ text: 'Echo: hello there world' })
       expect(fake.count()).toBe(1)
     })
   })

@@ -43,6 +43,12 @@ describe('RateLimiter', () => {
       const big = new RateLimiter({ inputTokensPerMinute: 6_000, burstMs: 1000 })
       expect(await releaseTimes(big, 2, 250)).toEqual([0, 2500])
     })
+
+    it('caps the debt of one oversized request at a minute of tokens', async () => {
+      const limiter = new RateLimiter({ inputTokensPerMinute: 6_000, burstMs: 1000 })
+      // 6 000 tokens of debt plus a full bucket of 100, at 100 a second.
+      expect(await releaseTimes(limiter, 2, 1_000_000)).toEqual([0, 61_000])
+    })
   })
 
   describe('when the queue is full', () => {

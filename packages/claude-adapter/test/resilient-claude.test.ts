@@ -6,6 +6,7 @@ import {
   type CallOptions,
   type ClaudeUnavailableError,
   classifyError,
+  isClaudeAttemptTimeoutError,
   isClaudeTimeoutError,
   isClaudeUnavailableError,
   isDegraded,
@@ -13,6 +14,7 @@ import {
   isRateLimitPausedError,
   isRefusalError,
   isResponseValidationError,
+  isRetryable,
   isTruncatedResponseError,
   ResilientClaude,
 } from '../src/index.js'
@@ -122,6 +124,34 @@ describe('ResilientClaude', () => {
       expect(fake.count(PRIMARY)).toBe(1)
     })
 
+    it('throws a permanent ClaudeUnavailableError, not degraded, when no model exists', async () => {
+      let degraded = 0
+      const { fake, claude } = await setup(
+        {},
+        {
+          fallbackModels: [FALLBACK],
+          degrade: () => {
+            degraded += 1
+            return 'busy'
+          },
+        },
+      )
+      fake.outage(PRIMARY, { status: 404, message: `model: ${PRIMARY}` })
+      fake.outage(FALLBACK, { status: 404, message: `model: ${FALLBACK}` })
+      const error = (await rejection(claude.messages.create(params))) as ClaudeUnavailableError
+      expect(isClaudeUnavailableError(error)).toBe(true)
+      expect(error.failures.map((f) => f.model)).toEqual([PRIMARY, FALLBACK])
+      expect(classifyError(error)).toBe('permanent')
+      expect(isRetryable(error)).toBe(false)
+      expect(degraded).toBe(0)
+      expect(fake.count()).toBe(2)
+      // One model that is only overloaded keeps the call transient: a later call may succeed.
+      fake.outage(PRIMARY)
+      const { meta } = await claude.messages.createWithMeta(params)
+      expect(meta.source).toBe('degraded')
+      expect(degraded).toBe(1)
+    })
+
     it('does not fall back on a 400', async () => {
       const { fake, claude } = await setup(
         { faults: [{ status: 400, times: Number.POSITIVE_INFINITY }] },
@@ -186,6 +216,28 @@ describe('ResilientClaude', () => {
       const { message } = await claude.messages.createWithMeta(params, { timeoutMs: 5_000 })
       expect(message.model).toBe(FALLBACK)
       expect(Date.now() - started).toBeLessThan(2_000)
+      expect(fake.count(PRIMARY)).toBe(1)
+    })
+  })
+
+  describe('when a 429 asks for longer than retry.maxHintMs (no timeoutMs)', () => {
+    it.each([
+      ['retry-after', { retryAfter: 3 }],
+      ['retry-after-ms', { retryAfterMs: 3_000 }],
+    ] as const)('moves to the fallback at once on %s, without sleeping', async (_, hint) => {
+      const { fake, claude, events } = await setup(
+        { faults: [{ status: 429, model: PRIMARY, ...hint }] },
+        { fallbackModels: [FALLBACK], retry: { maxAttempts: 3, maxHintMs: 300 } },
+      )
+      const { message } = await claude.messages.createWithMeta(params)
+      expect(message.model).toBe(FALLBACK)
+      // Before: a retry sleeping maxHintMs, only to find the model still paused.
+      expect(events.map((e) => e.type)).toEqual([
+        'attempt',
+        'rate-limit-pause',
+        'fallback',
+        'attempt',
+      ])
       expect(fake.count(PRIMARY)).toBe(1)
     })
   })
@@ -269,6 +321,51 @@ describe('ResilientClaude', () => {
       expect(isCircuitOpenError(error.cause)).toBe(true)
       expect(classifyError(error)).toBe('infrastructure')
       expect(fake.count()).toBe(1)
+    })
+  })
+
+  describe('when a model hangs', () => {
+    it('answers from the fallback within timeoutMs, then the hanging model’s breaker opens', async () => {
+      const registry = new BreakerRegistry()
+      const { fake, claude, events } = await setup(
+        { faults: [{ model: PRIMARY, delayMs: 5_000, times: Number.POSITIVE_INFINITY }] },
+        { registry, fallbackModels: [FALLBACK], breaker: { failureThreshold: 2, openMs: 60_000 } },
+      )
+      for (let i = 0; i < 3; i++) {
+        const started = Date.now()
+        const { message } = await claude.messages.createWithMeta(params, { timeoutMs: 1_000 })
+        expect(message.model).toBe(FALLBACK)
+        expect(Date.now() - started).toBeLessThan(1_000)
+      }
+      // Two calls each gave the primary half the deadline; the third found its breaker open.
+      expect(fake.count(PRIMARY)).toBe(2)
+      expect(registry.get(`claude:${PRIMARY}`).state).toBe('open')
+      const fallback = events.find((e) => e.type === 'fallback')
+      const timeout = fallback?.type === 'fallback' ? fallback.error : undefined
+      expect(isClaudeAttemptTimeoutError((timeout as Error | undefined)?.cause)).toBe(true)
+      expect(fake.requests.find((r) => r.model === PRIMARY)?.outcome).toBe('client-closed')
+    })
+
+    it('aborts a request after retry.attemptTimeoutMs and retries it', async () => {
+      const { fake, claude, events } = await setup(
+        { faults: [{ delayMs: 3_000 }] },
+        {
+          retry: {
+            maxAttempts: 2,
+            attemptTimeoutMs: 300,
+            backoff: { kind: 'constant', delayMs: 5 },
+          },
+        },
+      )
+      const started = Date.now()
+      const { meta } = await claude.messages.createWithMeta(params)
+      expect(Date.now() - started).toBeLessThan(2_000)
+      expect(meta).toMatchObject({ model: PRIMARY, attempts: 2 })
+      const retried = events.find((e) => e.type === 'retry')
+      const error = retried?.type === 'retry' ? retried.error : undefined
+      expect(isClaudeAttemptTimeoutError(error)).toBe(true)
+      expect(classifyError(error)).toBe('transient')
+      expect(fake.requests[0]?.outcome).toBe('client-closed')
     })
   })
 
@@ -477,6 +574,30 @@ describe('ResilientClaude', () => {
       const error = await rejection(claude.messages.create(params, { timeoutMs: 200 }))
       expect(isClaudeTimeoutError(error)).toBe(true)
       expect(Date.now() - started).toBeLessThan(1_500)
+    })
+  })
+
+  describe('when a request carries an image', () => {
+    it('charges the token limiter a fixed estimate, not the base64 length', async () => {
+      const { claude } = await setup({}, { rateLimit: { inputTokensPerMinute: 1_200_000 } })
+      // 600 000 base64 characters: 150 000 tokens at 4 a character, about 1 600 really.
+      const data = Buffer.alloc(450_000, 7).toString('base64')
+      await claude.messages.create({
+        ...params,
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'image', source: { type: 'base64', media_type: 'image/png', data } },
+              { type: 'text', text: 'what is this?' },
+            ],
+          },
+        ],
+      })
+      const started = Date.now()
+      await claude.messages.create(params)
+      // Before: 140 000 tokens of debt at 20 a millisecond held the next call 7 s.
+      expect(Date.now() - started).toBeLessThan(2_000)
     })
   })
 

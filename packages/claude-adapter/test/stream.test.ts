@@ -123,6 +123,33 @@ describe('messages.stream()', () => {
     })
   })
 
+  describe('when the caller aborts a stream that is a half-open probe', () => {
+    it('rejects at once, not at the next event', async () => {
+      const { fake, claude } = await setup(
+        { eventDelayMs: 1_000 },
+        { retry: { maxAttempts: 1 }, breaker: { failureThreshold: 1, openMs: 100 } },
+      )
+      fake.script({ status: 529 })
+      await rejection(collect(claude.messages.stream(params)))
+      await new Promise((resolve) => setTimeout(resolve, 150))
+      const controller = new AbortController()
+      let abortedAt = 0
+      const error = await rejection(
+        (async () => {
+          for await (const event of claude.messages.stream(params, { signal: controller.signal })) {
+            if (event.type === 'content_block_delta') {
+              abortedAt = Date.now()
+              controller.abort(new Error('stop'))
+            }
+          }
+        })(),
+      )
+      expect(error).toEqual(new Error('stop'))
+      // Before: the probe's signal had stopped following ours, so the wait lasted until the next event.
+      expect(Date.now() - abortedAt).toBeLessThan(600)
+    })
+  })
+
   describe('when the consumer stops early', () => {
     it('closes the upstream response', async () => {
       const { fake, claude } = await setup({ eventDelayMs: 20 })
