@@ -1,32 +1,15 @@
 import { Cluster } from 'ioredis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  hasRedisServer,
-  type RedisCluster,
-  startRedisCluster,
-} from '../../../test-support/redis-server.js'
+import { describe, expect, it } from 'vitest'
+import { noRedisCluster, useRedisCluster } from '../../../test-support/redis-cluster.js'
 import { CircuitBreaker } from '../src/index.js'
 import { RedisBreakerSync } from '../src/redis.js'
 import { callUntilClosed, fail, settle, uniquePrefix, waitFor } from './helpers.js'
 
-// Needs redis-server and redis-cli on this machine (REDIS_URL names one server, not a cluster);
-// under CI=true they are there (.ci/run installs them), so this never skips in CI.
-const noCluster = !hasRedisServer() && process.env.CI !== 'true'
-
-describe.skipIf(noCluster)('RedisBreakerSync on a Redis Cluster (3 masters)', () => {
-  let cluster: RedisCluster
-  const clients: Cluster[] = []
-  beforeAll(async () => {
-    cluster = await startRedisCluster(3)
-  }, 60_000)
-  afterAll(async () => {
-    await Promise.all(clients.map((client) => client.quit()))
-    await cluster?.stop()
-  })
+describe.skipIf(noRedisCluster)('RedisBreakerSync on a Redis Cluster (3 masters)', () => {
+  const cluster = useRedisCluster()
 
   async function connect(): Promise<Cluster> {
-    const client = new Cluster(cluster.nodes)
-    clients.push(client)
+    const client = cluster.track(new Cluster(cluster.nodes()))
     await new Promise((resolve, reject) => {
       client.once('ready', resolve)
       client.once('error', reject)

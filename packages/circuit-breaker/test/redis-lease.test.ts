@@ -49,6 +49,21 @@ async function leasesHeld(client: Redis, prefix: string): Promise<number> {
   return held
 }
 
+/**
+ * Two instances on `url` whose fleet has just opened: A tripped, B followed. Resolves with the
+ * fleet (closed after the test) and when it opened.
+ */
+async function openedFleet(url: string, options: { openMs: number; probeTimeoutMs: number }) {
+  const fleet = twoInstances(url, options)
+  cleanups.push(fleet.close)
+  const [a, b] = fleet.members
+  await Promise.all([a.sync.ready(), b.sync.ready()])
+  await settle(a.breaker, fail())
+  const openedAt = Date.now()
+  expect(await waitFor(() => b.breaker.state === 'open', 2_000)).toBe(true)
+  return { fleet, a, b, openedAt }
+}
+
 const cleanups: (() => Promise<void>)[] = []
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
@@ -62,13 +77,10 @@ describe.skipIf(noRedis)('RedisBreakerSync probe leases (real Redis)', () => {
 
   describe('when the fleet is half-open and only one instance has traffic', () => {
     it('lets that instance probe at once; an idle instance takes no lease', async () => {
-      const fleet = twoInstances(redisUrl, { openMs, probeTimeoutMs: 3_000 })
-      cleanups.push(fleet.close)
-      const [a, b] = fleet.members
-      await Promise.all([a.sync.ready(), b.sync.ready()])
-      await settle(a.breaker, fail())
-      const openedAt = Date.now()
-      expect(await waitFor(() => b.breaker.state === 'open', 2_000)).toBe(true)
+      const { fleet, a, b, openedAt } = await openedFleet(redisUrl, {
+        openMs,
+        probeTimeoutMs: 3_000,
+      })
       // Traffic comes back a little after the open period, as sparse traffic does; until a call
       // wants to probe, nobody may hold the lease (on a timer, the idle B could win it).
       await sleep(openMs + 200 - (Date.now() - openedAt))
@@ -81,13 +93,10 @@ describe.skipIf(noRedis)('RedisBreakerSync probe leases (real Redis)', () => {
     })
 
     it('takes back a lease an instance took for one call and then did not use', async () => {
-      const fleet = twoInstances(redisUrl, { openMs, probeTimeoutMs: 3_000 })
-      cleanups.push(fleet.close)
-      const [a, b] = fleet.members
-      await Promise.all([a.sync.ready(), b.sync.ready()])
-      await settle(a.breaker, fail())
-      const openedAt = Date.now()
-      expect(await waitFor(() => b.breaker.state === 'open', 2_000)).toBe(true)
+      const { fleet, a, b, openedAt } = await openedFleet(redisUrl, {
+        openMs,
+        probeTimeoutMs: 3_000,
+      })
       await sleep(openMs + 100 - (Date.now() - openedAt))
       expect(await fleet.leases()).toBe(0)
       // One call on B: rejected while B asks for the lease, and B gets no further traffic.
@@ -112,12 +121,7 @@ describe.skipIf(noRedis)('RedisBreakerSync probe leases (real Redis)', () => {
       const pid = Number(/process_id:(\d+)/.exec(await admin.info('server'))?.[1])
       admin.disconnect()
       expect(pid).toBeGreaterThan(0)
-      const fleet = twoInstances(server.url, { openMs: 500, probeTimeoutMs: 1_000 })
-      cleanups.push(fleet.close)
-      const [a, b] = fleet.members
-      await Promise.all([a.sync.ready(), b.sync.ready()])
-      await settle(a.breaker, fail())
-      expect(await waitFor(() => b.breaker.state === 'open', 2_000)).toBe(true)
+      const { fleet, b } = await openedFleet(server.url, { openMs: 500, probeTimeoutMs: 1_000 })
       // SIGSTOP: the TCP connections stay up (the kernel still acks), but nothing is answered.
       process.kill(pid, 'SIGSTOP')
       try {

@@ -3,40 +3,20 @@ import express from 'express'
 import { Cluster as Cluster5 } from 'ioredis'
 import { Cluster as Cluster6 } from 'ioredis6'
 import request from 'supertest'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  hasRedisServer,
-  type RedisCluster,
-  startRedisCluster,
-} from '../../../test-support/redis-server.js'
+import { describe, expect, it } from 'vitest'
+import { noRedisCluster, useRedisCluster } from '../../../test-support/redis-cluster.js'
 import { idempotency } from '../src/index.js'
 import { RedisStore } from '../src/redis.js'
 import { describeStore } from '../src/testing.js'
 
-// Needs redis-server and redis-cli on this machine (REDIS_URL names one server, not a cluster);
-// under CI=true they are there (.ci/run installs them), so this never skips in CI.
-const noCluster = !hasRedisServer() && process.env.CI !== 'true'
-
-describe.skipIf(noCluster)('RedisStore on a Redis Cluster (3 masters)', () => {
-  let cluster: RedisCluster
-  const clients: { quit(): Promise<unknown> }[] = []
-  beforeAll(async () => {
-    cluster = await startRedisCluster(3)
-  }, 60_000)
-  afterAll(async () => {
-    await Promise.all(clients.map((client) => client.quit()))
-    await cluster?.stop()
-  })
+describe.skipIf(noRedisCluster)('RedisStore on a Redis Cluster (3 masters)', () => {
+  const cluster = useRedisCluster()
 
   for (const [version, Cluster] of [
     ['ioredis 5', Cluster5],
     ['ioredis 6', Cluster6],
   ] as const) {
-    const connect = () => {
-      const client = new Cluster(cluster.nodes)
-      clients.push(client)
-      return client
-    }
+    const connect = () => cluster.track(new Cluster(cluster.nodes()))
 
     describeStore(
       `redis cluster (${version})`,
