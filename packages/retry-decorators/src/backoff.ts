@@ -96,11 +96,12 @@ export function validateBackoff(backoff: Backoff): void {
     if (backoff.delayMs !== undefined) nonNegative(backoff.delayMs, 'delayMs')
     return
   }
-  for (const name of ['initialMs', 'incrementMs', 'maxMs'] as const) {
-    const value = (backoff as Partial<Record<typeof name, number | undefined>>)[name]
-    if (value !== undefined) nonNegative(value, name)
-  }
-  if (backoff.kind !== 'linear') multiplierOf(backoff)
+  // Straight-line: retry() checks its options on every call.
+  if (backoff.initialMs !== undefined) nonNegative(backoff.initialMs, 'initialMs')
+  if (backoff.maxMs !== undefined) nonNegative(backoff.maxMs, 'maxMs')
+  if (backoff.kind === 'linear') {
+    if (backoff.incrementMs !== undefined) nonNegative(backoff.incrementMs, 'incrementMs')
+  } else multiplierOf(backoff)
 }
 
 function multiplierOf(backoff: ExponentialBackoff): number {
