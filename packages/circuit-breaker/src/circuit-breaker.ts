@@ -1,4 +1,4 @@
-import { type Listener, TinyEmitter } from './emitter.js'
+import { type Listener, surface, TinyEmitter } from './emitter.js'
 import { CircuitOpenError, openError } from './errors.js'
 import type { CircuitBreakerEvents, StateChangeReason } from './events.js'
 import {
@@ -37,6 +37,8 @@ export class CircuitBreaker {
   #probeDeadline = 0
   #generation = 0
   #timed: boolean
+  /** What a caller turned away while half-open is told to wait: a probe's time, if bounded. */
+  readonly #probeWaitMs: number
   #gate: ProbeGate | undefined
   #events: TinyEmitter<CircuitBreakerEvents> | undefined
   #onValue: ((value: unknown) => unknown) | undefined
@@ -53,6 +55,8 @@ export class CircuitBreaker {
     this.#openMs = this.#o.openMs
     this.#window = this.#o.window && createWindow(this.#o.window)
     this.#timed = this.#o.slowCallMs !== Number.POSITIVE_INFINITY
+    const probeMs = this.#o.probeTimeoutMs
+    this.#probeWaitMs = probeMs === Number.POSITIVE_INFINITY ? this.#o.openMs : probeMs
   }
 
   /** The current state; an elapsed open period turns into half-open when read. */
@@ -77,6 +81,9 @@ export class CircuitBreaker {
    */
   execute<T>(fn: Guarded<T>, options?: ExecuteOptions): Promise<T> {
     if (this.#state !== 'closed') {
+      const signal = options?.signal
+      // A caller that already gave up is not a rejection the breaker caused.
+      if (signal?.aborted) return Promise.reject(signal.reason)
       // The open path is inlined here: every extra frame makes the error's stack capture dearer.
       if (this.#state === 'open') {
         const wait = this.#openUntil - Date.now()
@@ -93,7 +100,7 @@ export class CircuitBreaker {
           return Promise.reject(error)
         }
       }
-      return this.#executeGuarded(fn, options?.signal)
+      return this.#executeGuarded(fn, signal)
     }
     const signal = options?.signal
     if (signal !== undefined || this.#timed) return this.#run(fn, signal)
@@ -102,10 +109,11 @@ export class CircuitBreaker {
     try {
       result = fn(undefined)
     } catch (error) {
-      this.#failed(error, 0, undefined)
+      this.#failed(error, 0, undefined, this.#generation)
       return Promise.reject(error)
     }
-    // Shared handlers (no closure per call) keep the success path close to a bare `.then`.
+    // Shared handlers (one closure pair per closed period, none per call) keep the success path
+    // close to a bare `.then`; the period they belong to tells a late outcome from a current one.
     const onValue = this.#onValue ?? this.#createHandlers()
     const onError = this.#onError as (error: unknown) => never
     return (result instanceof Promise ? result : Promise.resolve(result)).then(
@@ -138,6 +146,7 @@ export class CircuitBreaker {
   isolate(): void {
     this.#isolated = true
     this.#openUntil = Number.POSITIVE_INFINITY
+    this.#openMs = Number.POSITIVE_INFINITY
     if (this.#state !== 'open') this.#open('isolate', Number.POSITIVE_INFINITY)
   }
 
@@ -152,12 +161,16 @@ export class CircuitBreaker {
    * open period that would end sooner. Ignored while isolated. Used by the Redis adapter.
    */
   trip(options: { openMs?: number | undefined } = {}): void {
+    const { openMs } = options
+    if (openMs !== undefined && !(openMs >= 0)) {
+      throw new RangeError(`CircuitBreaker: trip openMs must be >= 0 (got ${openMs})`)
+    }
     if (this.#isolated) return
-    if (this.#state === 'open' && options.openMs !== undefined) {
-      this.#openUntil = Math.max(this.#openUntil, Date.now() + options.openMs)
+    if (this.#state === 'open' && openMs !== undefined) {
+      this.#openUntil = Math.max(this.#openUntil, Date.now() + openMs)
       return
     }
-    this.#open('trip', options.openMs)
+    this.#open('trip', openMs)
   }
 
   /** Installs (or removes) a gate that shares half-open probe slots with other instances. */
@@ -194,12 +207,13 @@ export class CircuitBreaker {
   }
 
   #createHandlers(): (value: unknown) => unknown {
+    const generation = this.#generation
     const onValue = (value: unknown): unknown => {
-      this.#succeeded(0, false, undefined)
+      this.#succeeded(0, undefined, generation)
       return value
     }
     this.#onError = (error: unknown): never => {
-      this.#failed(error, 0, undefined)
+      this.#failed(error, 0, undefined, generation)
       throw error
     }
     this.#onValue = onValue
@@ -218,21 +232,23 @@ export class CircuitBreaker {
   #run<T>(fn: Guarded<T>, signal: AbortSignal | undefined): Promise<T> {
     if (signal?.aborted) return Promise.reject(signal.reason)
     this.#calls++
-    const started = this.#timed ? Date.now() : 0
+    const generation = this.#generation
+    // Decided once per call: a listener added mid-call must not turn a 0 start into a duration.
+    const started = this.#timed ? Date.now() : -1
     let result: T | PromiseLike<T>
     try {
       result = fn(signal)
     } catch (error) {
-      this.#failed(error, this.#timed ? Date.now() - started : 0, signal)
+      this.#failed(error, elapsed(started), signal, generation)
       return Promise.reject(error)
     }
     return Promise.resolve(result).then(
       (value) => {
-        this.#succeeded(this.#timed ? Date.now() - started : 0, false, undefined)
+        this.#succeeded(elapsed(started), undefined, generation)
         return value
       },
       (error: unknown) => {
-        this.#failed(error, this.#timed ? Date.now() - started : 0, signal)
+        this.#failed(error, elapsed(started), signal, generation)
         throw error
       },
     )
@@ -246,13 +262,12 @@ export class CircuitBreaker {
       if (wait > 0) return this.#reject(wait)
       this.#toHalfOpen()
     }
-    if (signal?.aborted) return Promise.reject(signal.reason)
     if (this.#probes >= this.#o.halfOpenMaxCalls) {
       return this.#reject(Math.max(0, this.#probeDeadline - (now || Date.now())))
     }
     const gate = this.#gate
     if (gate !== undefined && !gate.tryTake()) {
-      return this.#reject(gate.retryAfterMs?.() ?? this.#o.probeTimeoutMs)
+      return this.#reject(gate.retryAfterMs?.() ?? this.#probeWaitMs)
     }
     return this.#probe(fn, signal, gate)
   }
@@ -276,7 +291,7 @@ export class CircuitBreaker {
     const generation = this.#generation
     this.#probes++
     this.#calls++
-    this.#probeDeadline = Date.now() + this.#o.probeTimeoutMs
+    this.#probeDeadline = Date.now() + this.#probeWaitMs
     return runProbe(fn, signal, this.name, this.#o.probeTimeoutMs, (kind, durationMs, error) => {
       gate?.give()
       this.#probeSettled(generation, kind, durationMs, error)
@@ -290,7 +305,7 @@ export class CircuitBreaker {
       return
     }
     const slow = this.#countSlow(durationMs)
-    const failed = kind === 'timeout' || (kind === 'error' && this.#o.isFailure(error))
+    const failed = kind === 'timeout' || (kind === 'error' && this.#isFailure(error))
     if (failed) this.#countFailure(error, durationMs, true)
     else this.#countSuccess(durationMs, true, error)
     // A probe started before a reset, an isolation or another probe's failure is stale.
@@ -330,11 +345,24 @@ export class CircuitBreaker {
     }
   }
 
-  /** Outcome of a call admitted while closed; ignored by the policy once the state moved on. */
-  #succeeded(durationMs: number, _probe: false, excused: unknown): void {
+  /** A bug in the user's classifier counts as a failure and is surfaced, not thrown at the caller. */
+  #isFailure(error: unknown): boolean {
+    try {
+      return this.#o.isFailure(error)
+    } catch (bug) {
+      surface(bug)
+      return true
+    }
+  }
+
+  /**
+   * Outcome of a call admitted while closed in period `generation`; ignored by the policy once the
+   * state moved on, even if it has come back to closed since.
+   */
+  #succeeded(durationMs: number, excused: unknown, generation: number): void {
     const slow = this.#timed && this.#countSlow(durationMs)
     this.#countSuccess(durationMs, false, excused)
-    if (this.#state !== 'closed') return
+    if (generation !== this.#generation) return
     this.#consecutive = 0
     const window = this.#window
     if (window !== undefined) {
@@ -344,16 +372,21 @@ export class CircuitBreaker {
     }
   }
 
-  #failed(error: unknown, durationMs: number, signal: AbortSignal | undefined): void {
+  #failed(
+    error: unknown,
+    durationMs: number,
+    signal: AbortSignal | undefined,
+    generation: number,
+  ): void {
     // Cancelled by our caller: says nothing about the service's health.
     if (signal?.aborted) return
-    if (!this.#o.isFailure(error)) {
-      this.#succeeded(durationMs, false, error)
+    if (!this.#isFailure(error)) {
+      this.#succeeded(durationMs, error, generation)
       return
     }
     const slow = this.#timed && this.#countSlow(durationMs)
     this.#countFailure(error, durationMs, false)
-    if (this.#state !== 'closed') return
+    if (generation !== this.#generation) return
     if (++this.#consecutive >= this.#o.failureThreshold) {
       this.#open('failures')
       return
@@ -405,6 +438,8 @@ export class CircuitBreaker {
     const from = this.#state
     this.#state = to
     this.#generation++
+    // The shared closed-state handlers belong to the period that just ended.
+    this.#onValue = undefined
     const events = this.#events
     if (from === to || !events?.has('stateChange')) return
     events.emit(
@@ -414,4 +449,9 @@ export class CircuitBreaker {
         : { breaker: this.name, from, to, reason, openMs },
     )
   }
+}
+
+/** Milliseconds since `started`, or 0 for a call that was not timed (`started` is -1). */
+function elapsed(started: number): number {
+  return started < 0 ? 0 : Date.now() - started
 }

@@ -18,9 +18,11 @@ export class TinyEmitter<Events extends object> {
   off<K extends keyof Events>(event: K, listener: Listener<Events[K]>): void {
     const list = this.#lists[event]
     if (list === undefined) return
-    const next = list.filter((l) => l !== listener)
-    if (next.length === 0) delete this.#lists[event]
-    else this.#lists[event] = next
+    // One copy per call, the latest added, as Node's EventEmitter does.
+    const at = list.lastIndexOf(listener)
+    if (at === -1) return
+    if (list.length === 1) delete this.#lists[event]
+    else this.#lists[event] = [...list.slice(0, at), ...list.slice(at + 1)]
   }
 
   /** True when `event` has at least one listener. */
@@ -36,11 +38,19 @@ export class TinyEmitter<Events extends object> {
       try {
         listener(payload)
       } catch (error) {
-        // A listener bug must not change the outcome of the guarded call; surface it async.
-        queueMicrotask(() => {
-          throw error
-        })
+        // A listener bug must not change the outcome of the guarded call.
+        surface(error)
       }
     }
   }
+}
+
+/**
+ * Rethrows a bug in user code (a listener, a classifier) in a microtask: it reaches
+ * `uncaughtException` as a throwing EventEmitter listener would, instead of the guarded call.
+ */
+export function surface(bug: unknown): void {
+  queueMicrotask(() => {
+    throw bug
+  })
 }

@@ -36,7 +36,7 @@ export interface CircuitBreakerOptions {
   halfOpenMaxCalls?: number | undefined
   /** Probe successes that close the circuit. @default 1 */
   successThreshold?: number | undefined
-  /** A probe still running after this long counts as failed and frees its slot. @default 10_000 */
+  /** A probe still running after this long counts as failed and frees its slot; `Infinity` for none. @default 10_000 */
   probeTimeoutMs?: number | undefined
   /** Which errors count as failures; others count as successes. @default {@link isServerFailure} */
   isFailure?: ((error: unknown) => boolean) | undefined
@@ -71,6 +71,9 @@ export interface ResolvedOptions {
   /** Which errors count as failures. */
   readonly isFailure: (error: unknown) => boolean
 }
+
+/** The longest delay a Node timer keeps (2³¹−1 ms); longer ones fire after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 const DEFAULT_WINDOW: SlidingWindowOptions = { kind: 'count', size: 20 }
 
@@ -125,6 +128,10 @@ export function resolveOptions(options: CircuitBreakerOptions): ResolvedOptions 
     Number.isInteger(resolved.successThreshold) && resolved.successThreshold >= 1,
     'successThreshold must be an integer >= 1',
   )
-  check(resolved.probeTimeoutMs > 0, 'probeTimeoutMs must be > 0')
+  check(
+    resolved.probeTimeoutMs === Number.POSITIVE_INFINITY ||
+      (resolved.probeTimeoutMs > 0 && resolved.probeTimeoutMs <= MAX_TIMER_MS),
+    `probeTimeoutMs must be in (0, ${MAX_TIMER_MS}] or Infinity`,
+  )
   return resolved
 }

@@ -7,7 +7,8 @@ export type ProbeOutcome = 'value' | 'error' | 'timeout' | 'cancelled'
 /**
  * Runs one half-open probe with its own timeout. The probe gets its own signal, aborted when the
  * caller's signal aborts or the timeout elapses, so a timeout also cancels the work it guards.
- * `settled` is called exactly once, before the returned promise settles.
+ * `settled` is called exactly once, before the returned promise settles (which it does even if
+ * `settled` throws).
  */
 export function runProbe<T>(
   fn: Guarded<T>,
@@ -25,17 +26,26 @@ export function runProbe<T>(
     const finish = (): boolean => {
       if (done) return false
       done = true
-      clearTimeout(timer)
+      if (timer !== undefined) clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)
       return true
     }
-    const timer = setTimeout(() => {
-      if (!finish()) return
-      const error = new CircuitProbeTimeoutError(breaker, timeoutMs)
-      controller.abort(error)
-      settled('timeout', timeoutMs, error)
-      reject(error)
-    }, timeoutMs)
+    // Infinity means no probe timeout; finite values above a timer's range are refused up front.
+    const timer =
+      timeoutMs === Number.POSITIVE_INFINITY
+        ? undefined
+        : setTimeout(() => {
+            if (!finish()) return
+            const error = new CircuitProbeTimeoutError(breaker, timeoutMs)
+            controller.abort(error)
+            try {
+              settled('timeout', timeoutMs, error)
+            } finally {
+              reject(error)
+            }
+          }, timeoutMs)
+    // A probe nobody awaits any more must not keep the process alive until it times out.
+    timer?.unref?.()
     let result: T | PromiseLike<T>
     try {
       result = fn(controller.signal)
@@ -45,13 +55,19 @@ export function runProbe<T>(
     Promise.resolve(result).then(
       (value) => {
         if (!finish()) return
-        settled('value', Date.now() - started, undefined)
-        resolve(value)
+        try {
+          settled('value', Date.now() - started, undefined)
+        } finally {
+          resolve(value)
+        }
       },
       (error: unknown) => {
         if (!finish()) return
-        settled(signal?.aborted ? 'cancelled' : 'error', Date.now() - started, error)
-        reject(error)
+        try {
+          settled(signal?.aborted ? 'cancelled' : 'error', Date.now() - started, error)
+        } finally {
+          reject(error)
+        }
       },
     )
   })

@@ -30,17 +30,23 @@ export interface FleetMessage {
   o: string
 }
 
+/** Lease basis of a breaker whose probes have no timeout (`probeTimeoutMs: Infinity`). */
+const UNBOUNDED_PROBE_LEASE_MS = 10_000
+
 /**
  * Ties one local breaker to its fleet: publishes local trips, applies remote ones, and gates
  * half-open probes behind fleet-wide leases, taken only when a call wants to probe. Redis is only
  * touched on state changes, never per call; while Redis is unreachable, or does not answer a lease
  * request within `probeTimeoutMs`, the breaker runs on its own and the link resyncs on reconnect.
  */
+
 export class FleetLink implements ProbeGate {
   readonly breaker: CircuitBreaker
   readonly #ctx: FleetContext
   readonly #quorum: number
   readonly #leaseMs: number
+  /** How long a lease request may go unanswered before this instance probes locally. */
+  readonly #answerMs: number
   readonly #keys: { open: string; trips: string; probes: string }
   /** The current open episode is fleet-wide, so half-open probing is leased. */
   #fleetOpen = false
@@ -68,7 +74,11 @@ export class FleetLink implements ProbeGate {
     this.#ctx = ctx
     this.breaker = breaker
     this.#quorum = quorum
-    this.#leaseMs = breaker.options.probeTimeoutMs + 1_000
+    // A lease must lapse some time, even for probes allowed to run for ever, or a dead instance
+    // would hold the fleet's slots.
+    const probeMs = breaker.options.probeTimeoutMs
+    this.#answerMs = probeMs === Number.POSITIVE_INFINITY ? UNBOUNDED_PROBE_LEASE_MS : probeMs
+    this.#leaseMs = this.#answerMs + 1_000
     // The hash tag puts all of one breaker's keys in one Redis Cluster slot, as the scripts touch
     // several at once, while different breakers still spread over the cluster.
     const base = `${ctx.prefix}{${breaker.name}}`
@@ -102,7 +112,7 @@ export class FleetLink implements ProbeGate {
     // A Redis that is connected but failing or silent (frozen, overloaded) must not stop this
     // instance from ever probing: past the deadline, do as when it is down and probe locally.
     const since = this.#acquiringSince
-    return this.#leaseFailed || (since > 0 && now - since >= this.breaker.options.probeTimeoutMs)
+    return this.#leaseFailed || (since > 0 && now - since >= this.#answerMs)
   }
 
   give(): void {
@@ -213,13 +223,14 @@ export class FleetLink implements ProbeGate {
     // One request at a time: a silent Redis would otherwise pile them up in the client's queue.
     if (this.#acquiringSince > 0 || now < this.#nextAttemptAt || !this.#ctx.connected()) return
     const ctx = this.#ctx
-    const { halfOpenMaxCalls: max, probeTimeoutMs } = this.breaker.options
+    const max = this.breaker.options.halfOpenMaxCalls
+    const answerMs = this.#answerMs
     this.#acquiringSince = now
     this.#nextAttemptAt = now + ctx.leaseRetryMs
     const epoch = this.#epoch
     this.#deadlineTimer = setTimeout(
-      () => ctx.onError(new CircuitRedisTimeoutError(this.breaker.name, probeTimeoutMs)),
-      probeTimeoutMs,
+      () => ctx.onError(new CircuitRedisTimeoutError(this.breaker.name, answerMs)),
+      answerMs,
     )
     this.#deadlineTimer.unref?.()
     ctx

@@ -104,10 +104,12 @@ export class TimeWindow implements SlidingWindow {
   advance(now: number): void {
     const epoch = Math.floor(now / this.#bucketMs)
     const last = this.#epoch
-    if (epoch <= last) return
+    if (epoch === last) return
     const counts = this.#counts
     const n = counts.length / 3
-    if (epoch - last >= n) {
+    // A wall clock stepped back (NTP, a VM resumed) would otherwise pile calls into one bucket
+    // until it caught up, holding them in the window for as long: start over instead.
+    if (epoch - last >= n || epoch < last) {
       counts.fill(0)
       this.calls = 0
       this.failures = 0

@@ -21,6 +21,26 @@ async function tripOpen(breaker: CircuitBreaker, failures = 5): Promise<void> {
 
 describe('CircuitBreaker', () => {
   describe('when closed', () => {
+    it("rejects with the call's own error, not throwing, when isFailure throws", async () => {
+      const bugs: (() => void)[] = []
+      vi.spyOn(globalThis, 'queueMicrotask').mockImplementation((task) => {
+        bugs.push(task)
+      })
+      const breaker = new CircuitBreaker({
+        failureThreshold: 2,
+        isFailure: (e) => (e as { response: { status: number } }).response.status >= 500,
+      })
+      const error = new Error('sync')
+      const syncCall = breaker.execute(() => {
+        throw error
+      })
+      await expect(syncCall).rejects.toBe(error)
+      await expect(breaker.execute(fail('async'))).rejects.toThrow('async')
+      vi.mocked(queueMicrotask).mockRestore()
+      expect(bugs).toHaveLength(2)
+      expect(breaker.state).toBe('open')
+    })
+
     it('passes values and errors through unchanged', async () => {
       const breaker = new CircuitBreaker()
       await expect(breaker.execute(async () => 42)).resolves.toBe(42)
@@ -189,6 +209,34 @@ describe('CircuitBreaker', () => {
       expect(breaker.state).toBe('half-open')
       expect(breaker.snapshot().halfOpen.successes).toBe(0)
     })
+
+    it.each([
+      ['without a signal', undefined],
+      ['with a signal', new AbortController().signal],
+    ])('ignores calls admitted before a trip once it closed again (%s)', async (_, signal) => {
+      // An LLM call outliving openMs must not count against the next closed period.
+      const breaker = new CircuitBreaker({ failureThreshold: 2, openMs: 1_000 })
+      const slow = [deferred(), deferred()]
+      const inFlight = slow.map((d) => breaker.execute(() => d.promise, { signal }).catch(() => {}))
+      await tripOpen(breaker, 2)
+      vi.advanceTimersByTime(1_000)
+      await expect(breaker.execute(ok)).resolves.toBe('ok')
+      expect(breaker.state).toBe('closed')
+      for (const d of slow) d.reject(new Error('late failure'))
+      await Promise.all(inFlight)
+      expect(breaker.state).toBe('closed')
+      expect(breaker.snapshot()).toMatchObject({ consecutiveFailures: 0, totals: { failures: 4 } })
+    })
+
+    it('rejects with the abort reason, not as a rejection, when the signal is already aborted', async () => {
+      const breaker = new CircuitBreaker({ failureThreshold: 1 })
+      await tripOpen(breaker, 1)
+      const fn = vi.fn(ok)
+      const reason = new Error('caller gave up')
+      await expect(breaker.execute(fn, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason)
+      expect(fn).not.toHaveBeenCalled()
+      expect(breaker.snapshot().totals.rejections).toBe(0)
+    })
   })
 
   describe('when half-open', () => {
@@ -289,6 +337,61 @@ describe('CircuitBreaker', () => {
       expect(breaker.state).toBe('closed')
     })
 
+    it('settles the caller and frees the slot when isFailure throws', async () => {
+      const bugs: (() => void)[] = []
+      vi.spyOn(globalThis, 'queueMicrotask').mockImplementation((task) => {
+        bugs.push(task)
+      })
+      const breaker = await halfOpen({
+        probeTimeoutMs: 100,
+        isFailure: (e) => (e as { response: { status: number } }).response.status >= 500,
+      })
+      const error = new Error('no response')
+      const probe = breaker.execute(async () => {
+        throw error
+      })
+      await expect(probe).rejects.toBe(error)
+      vi.mocked(queueMicrotask).mockRestore()
+      expect(breaker.state).toBe('open')
+      const thrown = bugs.flatMap((task) => {
+        try {
+          task()
+          return []
+        } catch (bug) {
+          return [bug]
+        }
+      })
+      // One from the trip that made it half-open, one from the probe.
+      expect(thrown).toEqual([expect.any(TypeError), expect.any(TypeError)])
+      vi.advanceTimersByTime(1_000)
+      await expect(breaker.execute(ok)).resolves.toBe('ok')
+      expect(breaker.state).toBe('closed')
+    })
+
+    it('arms no probe timer for probeTimeoutMs Infinity and tells others to wait openMs', async () => {
+      const breaker = await halfOpen({ probeTimeoutMs: Number.POSITIVE_INFINITY })
+      const probe = deferred()
+      const running = breaker.execute(() => probe.promise)
+      expect(vi.getTimerCount()).toBe(0)
+      const { error } = await settle(breaker, ok)
+      expect(error).toMatchObject({ retryAfterMs: 1_000 })
+      vi.advanceTimersByTime(2 ** 31)
+      expect(breaker.snapshot().halfOpen.probes).toBe(1)
+      probe.resolve('late but fine')
+      await expect(running).resolves.toBe('late but fine')
+      expect(breaker.state).toBe('closed')
+    })
+
+    it('does not keep the process alive for a probe nobody awaits', async () => {
+      vi.useRealTimers()
+      const breaker = new CircuitBreaker({ failureThreshold: 1, openMs: 0, probeTimeoutMs: 60_000 })
+      await settle(breaker, fail())
+      const before = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+      void breaker.execute(() => new Promise(() => {}))
+      expect(breaker.snapshot().halfOpen.probes).toBe(1)
+      expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout')).toHaveLength(before)
+    })
+
     it('ignores probes that settle after a reset', async () => {
       const breaker = await halfOpen()
       const probe = deferred()
@@ -364,6 +467,19 @@ describe('CircuitBreaker', () => {
       expect(transitions).toEqual(['closed->open', 'open->closed'])
     })
 
+    it('isolate() while open reports an unbounded open time until reset()', async () => {
+      const breaker = new CircuitBreaker({ failureThreshold: 1, openMs: 1_000 })
+      await tripOpen(breaker, 1)
+      breaker.isolate()
+      expect(breaker.snapshot()).toMatchObject({
+        isolated: true,
+        openMs: Number.POSITIVE_INFINITY,
+        retryAfterMs: Number.POSITIVE_INFINITY,
+      })
+      breaker.reset()
+      expect(breaker.snapshot()).toMatchObject({ state: 'closed', openMs: 1_000 })
+    })
+
     it('reset() clears the counts', async () => {
       const breaker = new CircuitBreaker({ failureThreshold: 3 })
       await tripOpen(breaker, 2)
@@ -430,6 +546,28 @@ describe('CircuitBreaker', () => {
       expect(excused).toEqual([notFound])
     })
 
+    it('reports 0 ms, not the epoch, for a call in flight when timing was switched on', async () => {
+      const breaker = new CircuitBreaker()
+      const call = deferred()
+      const running = breaker.execute(() => call.promise, { signal: new AbortController().signal })
+      const durations: number[] = []
+      breaker.on('success', (e) => durations.push(e.durationMs))
+      vi.advanceTimersByTime(250)
+      call.resolve('done')
+      await running
+      expect(durations).toEqual([0])
+    })
+
+    it('removes one copy of a listener added twice per removal, as EventEmitter does', async () => {
+      const breaker = new CircuitBreaker()
+      const listener = vi.fn()
+      breaker.on('success', listener)
+      breaker.on('success', listener)
+      breaker.off('success', listener)
+      await settle(breaker, ok)
+      expect(listener).toHaveBeenCalledTimes(1)
+    })
+
     it('stops calling a listener once removed', async () => {
       const breaker = new CircuitBreaker()
       const listener = vi.fn()
@@ -446,6 +584,10 @@ describe('CircuitBreaker', () => {
       expect(() => new CircuitBreaker({ failureThreshold: 0 })).toThrow(RangeError)
       expect(() => new CircuitBreaker({ failureRate: { threshold: 1.5 } })).toThrow(RangeError)
       expect(() => new CircuitBreaker({ halfOpenMaxCalls: 0 })).toThrow(RangeError)
+      expect(() => new CircuitBreaker({ probeTimeoutMs: 2 ** 31 })).toThrow(RangeError)
+      expect(() => new CircuitBreaker({ probeTimeoutMs: 0 })).toThrow(RangeError)
+      expect(() => new CircuitBreaker().trip({ openMs: Number.NaN })).toThrow(RangeError)
+      expect(() => new CircuitBreaker().trip({ openMs: -1 })).toThrow(RangeError)
       expect(() => new CircuitBreaker({ slowCallMs: 10, slowCallRate: 0 })).toThrow(RangeError)
       expect(
         () =>

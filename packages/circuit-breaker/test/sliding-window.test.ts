@@ -46,6 +46,15 @@ describe('TimeWindow', () => {
     window.record(false, false, 50_000)
     expect([window.calls, window.failures]).toEqual([1, 0])
   })
+
+  it('starts over when the clock steps back, instead of holding calls until it catches up', () => {
+    const window = new TimeWindow(1_000, 10)
+    for (let t = 3_600_000; t < 3_601_000; t += 100) window.record(true, false, t)
+    window.record(false, false, 0)
+    expect([window.calls, window.failures]).toEqual([1, 0])
+    window.advance(1_000)
+    expect(window.calls).toBe(0)
+  })
 })
 
 describe('failure-rate policy', () => {
