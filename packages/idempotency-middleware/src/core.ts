@@ -8,6 +8,7 @@ import {
   IdempotencyStoreError,
 } from './errors.js'
 import { pickHeaders, replayHeaderSet } from './headers.js'
+import { checkOptions } from './options-check.js'
 import { type ErrorFormat, type ErrorResponse, renderError } from './problem.js'
 import { Deadlines, sharedTicker, type Ticker, type TickerSlot } from './scheduler.js'
 import type { ClaimResult, IdempotencyStore, StoredResponse } from './store.js'
@@ -205,6 +206,7 @@ export class IdempotencyEngine {
   readonly renewals: Ticker
 
   constructor(options: CoreOptions = {}) {
+    checkOptions(options)
     this.store = options.store ?? new MemoryStore()
     this.headerName = options.headerName ?? 'Idempotency-Key'
     this.headerKey = this.headerName.toLowerCase()

@@ -19,6 +19,7 @@ import { watchHandlerErrors } from './express-errors.js'
 import { fingerprintBody, requestFingerprint } from './fingerprint.js'
 import { headerLines, parseIdempotencyKey, storageKey } from './key.js'
 import type { ErrorResponse } from './problem.js'
+import { sha256 } from './sha256.js'
 
 declare global {
   // Express's augmentation point for the request (passport adds `user` to it): merged with
@@ -187,7 +188,8 @@ export function idempotency<Req extends ExpressRequestLike = ExpressRequestLike>
     }
     let print: string
     try {
-      print = fingerprint ? fingerprint(req) : fingerprintOf(req, method, headers)
+      // A custom fingerprint is hashed like ours: it may hold request data, kept out of the store.
+      print = fingerprint ? sha256(fingerprint(req)) : fingerprintOf(req, method, headers)
     } catch (error) {
       // A body type nobody parsed is the client's doing: answer it. A JSON body nobody parsed
       // is a mounting mistake: pass it to the app's error handler, loudly.

@@ -12,6 +12,7 @@ import {
 } from './errors.js'
 import { fingerprintBody, requestFingerprint } from './fingerprint.js'
 import { headerLines, parseIdempotencyKey, storageKey } from './key.js'
+import { sha256 } from './sha256.js'
 
 /** Options of {@link koaIdempotency}. */
 export interface KoaIdempotencyOptions extends CoreOptions {
@@ -66,7 +67,8 @@ export function koaIdempotency(options: KoaIdempotencyOptions = {}): Middleware 
     }
     let print: string
     try {
-      print = fingerprint ? fingerprint(ctx) : fingerprintOf(ctx)
+      // A custom fingerprint is hashed like ours: it may hold request data, kept out of the store.
+      print = fingerprint ? sha256(fingerprint(ctx)) : fingerprintOf(ctx)
     } catch (error) {
       // See the Express middleware: the client's body type is answered, a mounting mistake thrown.
       if (isIdempotencyBodyUnsupportedError(error)) return fail(ctx, engine, error)
@@ -128,9 +130,16 @@ export function koaIdempotency(options: KoaIdempotencyOptions = {}): Middleware 
         // With `respond = false` the app answers on the raw response, maybe later.
         control.handlerFinished(ctx.respond === false || ctx.status !== 404 || ctx.body != null)
         // A body stream that fails mid-way leaves the response torn down (Koa 3) or open (Koa
-        // 2), with no end() in either case; Koa reports it to ctx.onerror, not to us.
+        // 2), with no end() in either case; Koa reports it to ctx.onerror, not to us. Ahead of
+        // Koa 2's own listener, which would answer the error's status (an ENOENT is a 404) and so
+        // get it stored. A stream destroyed because the client left (Koa 3's pipeline) says
+        // nothing about the handler, which had finished: that key stays claimed, as on Koa 2.
         const body: unknown = ctx.body
-        if (body instanceof Stream) body.once('error', () => control.tornDown())
+        if (body instanceof Stream) {
+          body.prependOnceListener('error', () => {
+            if (!ctx.res.destroyed) control.tornDown()
+          })
+        }
       }
     }
   }

@@ -1,14 +1,15 @@
 import { IdempotencyEngine, type IdempotencyEvent } from './core.js'
 import type { ResponseEncryption } from './encryption.js'
-import { IdempotencyRecordUnreadableError } from './errors.js'
+import { IdempotencyKeyInvalidError, IdempotencyRecordUnreadableError } from './errors.js'
 import { storageKey } from './key.js'
+import { sha256 } from './sha256.js'
 import type { IdempotencyStore } from './store.js'
 
 /** Options of {@link idempotent}. */
 export interface IdempotentOptions<T> {
   /** How long the result is remembered. @default 86_400_000 (24 h) */
   ttlMs?: number
-  /** Identifies the work; the same key with another fingerprint throws {@link IdempotencyKeyMismatchError}. @default '' (not checked) */
+  /** Identifies the work; the same key with another fingerprint throws {@link IdempotencyKeyMismatchError}. Stored as its SHA-256 only. @default '' (not checked) */
   fingerprint?: string
   /** Namespace of the key (tenant, queue name). @default '' */
   scope?: string
@@ -50,6 +51,14 @@ export async function idempotent<T>(
   fn: () => Promise<T> | T,
   options: IdempotentOptions<T> = {},
 ): Promise<T> {
+  // `job.id` is `string | undefined` in BullMQ: `${undefined}` would make unrelated jobs one key.
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new IdempotencyKeyInvalidError(`idempotent() needs a non-empty string key (got ${key})`)
+  }
+  const scope = options.scope ?? ''
+  if (typeof scope !== 'string') {
+    throw new IdempotencyKeyInvalidError(`idempotent() needs a string scope (got ${scope})`)
+  }
   const engine = new IdempotencyEngine({
     store,
     ttlMs: options.ttlMs ?? 86_400_000,
@@ -67,10 +76,10 @@ export async function idempotent<T>(
     encode(value: T): Uint8Array
     decode(bytes: Uint8Array): T
   }
-  const decision = await engine.begin(
-    storageKey(options.scope ?? '', key),
-    options.fingerprint ?? '',
-  )
+  // Hashed as the HTTP path's is: the natural fingerprint is the job's data, which must not sit
+  // in the store in clear (nor grow every record by its size), encryption or not.
+  const fingerprint = options.fingerprint ? sha256(options.fingerprint) : ''
+  const decision = await engine.begin(storageKey(scope, key), fingerprint)
   switch (decision.kind) {
     case 'error':
       throw decision.error

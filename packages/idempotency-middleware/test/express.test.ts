@@ -9,7 +9,13 @@ import express5 from 'express'
 import express4 from 'express4'
 import request from 'supertest'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { type IdempotencyOptions, idempotency, keepRawBody, MemoryStore } from '../src/index.js'
+import {
+  IdempotencyConfigError,
+  type IdempotencyOptions,
+  idempotency,
+  keepRawBody,
+  MemoryStore,
+} from '../src/index.js'
 import { abandonPost, eventLog, postTorn, SpyStore, sleep } from './support.js'
 
 type ExpressLib = typeof express5
@@ -302,6 +308,16 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
       'RateLimit-Policy',
     ])('refuses replayHeaders containing %s at startup', (header) => {
       expect(() => idempotency({ replayHeaders: [header] })).toThrow(/never replayed/)
+    })
+
+    it.each([
+      { leaseMs: Number.NaN },
+      { ttlMs: 0 },
+      { storeTimeoutMs: 2 ** 31 },
+      { onConcurrent: { waitMs: -1 } },
+      { onStoreError: 'fail-opne' },
+    ])('refuses %j at startup, which would switch the guard off', (options) => {
+      expect(() => idempotency(options as IdempotencyOptions)).toThrow(IdempotencyConfigError)
     })
 
     it.each(['X-Order-Id', 'X-Invoice', 'Vary', 'X-Tracer'])(

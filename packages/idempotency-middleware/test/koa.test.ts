@@ -1,4 +1,6 @@
-import { createServer } from 'node:http'
+import { createReadStream } from 'node:fs'
+import { createServer, request as httpRequest } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { PassThrough, Readable } from 'node:stream'
 import type { Context, Next } from 'koa'
 import Koa3 from 'koa'
@@ -444,6 +446,71 @@ describe.each(frameworks)('koaIdempotency() with %s', (_name, Koa) => {
       expect(await postTorn(server, '/')).toBe('torn')
       expect(runs).toBe(2)
       expect(log.types()).toEqual(['claimed', 'released', 'claimed', 'released'])
+    } finally {
+      server.closeAllConnections()
+      server.close()
+    }
+  })
+
+  it('releases a body stream that fails before its first byte (Koa 2 would answer its 404)', async () => {
+    const log = eventLog()
+    const app = new Koa()
+    app.silent = true
+    app.use(bodyParser)
+    app.use(koaIdempotency({ onEvent: log.onEvent }))
+    app.use((ctx) => {
+      runs++
+      ctx.type = 'text/plain'
+      ctx.body = createReadStream(`/nonexistent/steadfast-${Date.now()}`)
+    })
+    const server = createServer(app.callback()).listen(0)
+    try {
+      await postTorn(server, '/')
+      await postTorn(server, '/')
+      expect(runs).toBe(2)
+      expect(log.types()).toEqual(['claimed', 'released', 'claimed', 'released'])
+    } finally {
+      server.closeAllConnections()
+      server.close()
+    }
+  })
+
+  it('keeps the key when the client leaves during a streamed body after the handler finished', async () => {
+    const log = eventLog()
+    const app = new Koa()
+    app.use(bodyParser)
+    app.use(koaIdempotency({ onEvent: log.onEvent }))
+    app.use((ctx) => {
+      runs++
+      const body = new PassThrough()
+      const drip = setInterval(() => body.write('x'.repeat(1_024)), 5)
+      body.on('close', () => clearInterval(drip))
+      ctx.type = 'text/plain'
+      ctx.body = body
+    })
+    const server = createServer(app.callback()).listen(0)
+    try {
+      const { port } = server.address() as AddressInfo
+      await new Promise<void>((resolve) => {
+        const req = httpRequest({
+          port,
+          method: 'POST',
+          headers: { 'Idempotency-Key': 'k', 'Content-Type': 'application/json' },
+        })
+        req.on('error', () => {})
+        req.on('response', (res) =>
+          res.once('data', () => {
+            req.destroy()
+            resolve()
+          }),
+        )
+        req.end('{}')
+      })
+      await sleep(50)
+      const retry = await request(server).post('/').set('Idempotency-Key', 'k').send({})
+      expect(retry.status).toBe(409)
+      expect(runs).toBe(1)
+      expect(log.types()).toEqual(['claimed', 'conflict'])
     } finally {
       server.closeAllConnections()
       server.close()

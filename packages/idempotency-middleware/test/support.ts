@@ -12,6 +12,8 @@ export class SpyStore implements IdempotencyStore {
   readonly inner: IdempotencyStore
   readonly keys: string[] = []
   readonly calls: string[] = []
+  /** The fingerprints claims were made with, as the store sees them. */
+  readonly fingerprints: string[] = []
   completed: StoredResponse[] = []
   delay: Partial<Record<'claim' | 'complete' | 'release' | 'renew', number>> = {}
   fail: Partial<Record<'claim' | 'complete' | 'release' | 'renew', Error | 'hang'>> = {}
@@ -39,6 +41,7 @@ export class SpyStore implements IdempotencyStore {
 
   claim(key: string, fingerprint: string, leaseMs: number) {
     if (this.throwNow.claim) throw this.throwNow.claim
+    this.fingerprints.push(fingerprint)
     return this.#step('claim', key, () => this.inner.claim(key, fingerprint, leaseMs))
   }
   complete(key: string, token: string, response: StoredResponse, ttlMs: number) {

@@ -4,8 +4,11 @@ import { afterAll, describe, expect, it, vi } from 'vitest'
 import { noRedis, redisUrl } from '../../../test-support/redis.js'
 import {
   type IdempotencyStore,
+  type IdempotentOptions,
   idempotent,
+  isIdempotencyConfigError,
   isIdempotencyConflictError,
+  isIdempotencyKeyInvalidError,
   isIdempotencyKeyMismatchError,
   isIdempotencyRecordUnreadableError,
   isIdempotencyStoreError,
@@ -90,6 +93,49 @@ describe.each(stores)('idempotent() with %s', (_name, makeStore) => {
       (e: unknown) => e,
     )
     expect(isIdempotencyKeyMismatchError(error)).toBe(true)
+  })
+
+  it('keeps a fingerprint out of the store: only its SHA-256 is claimed with', async () => {
+    const store = new SpyStore(makeStore())
+    const fingerprint = JSON.stringify({ card: '4242424242424242', amount: 100 })
+    await idempotent(store, 'job', async () => 1, { fingerprint })
+    expect(await idempotent(store, 'job', async () => 2, { fingerprint })).toBe(1)
+    expect(store.fingerprints).toHaveLength(2)
+    for (const stored of store.fingerprints) expect(stored).toMatch(/^[\w-]{43}$/)
+  })
+
+  it.each([undefined, null, '', 42])(
+    'refuses the key %j, which would merge unrelated jobs',
+    async (key) => {
+      const store = makeStore()
+      const fn = vi.fn(async () => 1)
+      const error = await idempotent(store, key as string, fn).catch((e: unknown) => e)
+      expect(isIdempotencyKeyInvalidError(error)).toBe(true)
+      expect(fn).not.toHaveBeenCalled()
+    },
+  )
+
+  it.each([
+    { leaseMs: 0 },
+    { leaseMs: Number.NaN },
+    { ttlMs: 0 },
+    { ttlMs: Number.POSITIVE_INFINITY },
+    { storeTimeoutMs: -1 },
+    { maxLeaseHoldMs: Number.NaN },
+    { maxStoredBodyBytes: -1 },
+    { onConcurrent: 'wait' },
+    { onConcurrent: { waitMs: Number.NaN } },
+    { onStoreError: 'open' },
+  ])('refuses %j before running fn', async (options) => {
+    const fn = vi.fn(async () => 1)
+    const error = await idempotent(
+      makeStore(),
+      'job',
+      fn,
+      options as IdempotentOptions<number>,
+    ).catch((e: unknown) => e)
+    expect(isIdempotencyConfigError(error)).toBe(true)
+    expect(fn).not.toHaveBeenCalled()
   })
 
   it('keeps scopes apart', async () => {
