@@ -93,13 +93,12 @@ export async function createApp(config: AppConfig): Promise<WebhookApp> {
       successThreshold: 1,
     },
     cache: { ttlMs: 3_600_000, mode: 'fallback' },
-    degrade: () =>
-      'Summary unavailable right now; the event was recorded and will be summarized later.',
+    // No `degrade`: a placeholder would be stored as the job's result and never redone. When every
+    // model fails the job fails, and the queue retries it with backoff, then dead-letters it.
     onEvent: (event) => {
       if (event.type === 'attempt') metrics.claudeAttempts.inc({ model: event.model })
       else if (event.type === 'retry') metrics.claudeRetries.inc()
       else if (event.type === 'fallback') metrics.claudeFallbacks.inc()
-      else if (event.type === 'degraded') metrics.claudeDegraded.inc()
       else if (event.type === 'breaker')
         metrics.breakerTransitions.inc({ model: event.model, to: event.to })
     },

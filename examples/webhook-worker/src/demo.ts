@@ -52,7 +52,6 @@ export interface DemoReport {
   claudeAttempts: number
   claudeRetries: number
   fallbacks: number
-  degraded: number
   breakerTransitions: number
   p50Ms: number
   p99Ms: number
@@ -251,7 +250,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       claudeAttempts: fake ? fake.requests.length : await sum(m.map((x) => x.claudeAttempts)),
       claudeRetries: await sum(m.map((x) => x.claudeRetries)),
       fallbacks: await sum(m.map((x) => x.claudeFallbacks)),
-      degraded: await sum(m.map((x) => x.claudeDegraded)),
       breakerTransitions: await sum(m.map((x) => x.breakerTransitions)),
       p50Ms: percentile(latencies, 50),
       p99Ms: percentile(latencies, 99),
@@ -280,7 +278,6 @@ export function formatReport(r: DemoReport): string {
     ['Claude attempts', r.claudeAttempts],
     ['retries', r.claudeRetries],
     ['fallbacks to another model', r.fallbacks],
-    ['degraded answers', r.degraded],
     ['breaker transitions', r.breakerTransitions],
     ['end-to-end latency p50', `${r.p50Ms} ms`],
     ['end-to-end latency p99', `${r.p99Ms} ms`],

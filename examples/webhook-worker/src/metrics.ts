@@ -56,11 +56,6 @@ export class Metrics {
     help: 'Calls moved to a fallback model',
     registers: [this.registry],
   })
-  readonly claudeDegraded = new Counter({
-    name: 'claude_degraded_total',
-    help: 'Calls answered with the degraded response',
-    registers: [this.registry],
-  })
   readonly breakerTransitions = new Counter({
     name: 'claude_breaker_transitions_total',
     help: 'Per-model breaker state changes',

@@ -118,8 +118,28 @@ describe('webhook-worker (in-process queue)', () => {
       expect((await made.metrics.idempotencyHits.get()).values[0]?.value).toBe(1)
     })
 
+    it('dead-letters a job when every model is down, instead of storing a placeholder', async () => {
+      fake.outage('claude-sonnet-5-5', { status: 529 })
+      fake.outage('claude-haiku-5-5', { status: 529 })
+      const { app: http } = await app()
+      const { body } = await deliver(http, event('evt_outage')).expect(202)
+      const dead = await eventually(async () => {
+        const res = await request(http).get('/dlq')
+        return res.body.jobs.length > 0 ? res.body.jobs : undefined
+      })
+      expect(dead[0]).toMatchObject({ id: body.jobId, status: 'failed', attempts: 3 })
+      fake.restore('claude-sonnet-5-5')
+      fake.restore('claude-haiku-5-5')
+      await request(http).post(`/dlq/${body.jobId}/replay`).expect(202)
+      const job = await eventually(async () => {
+        const res = await request(http).get(`/jobs/${body.jobId}`)
+        return res.body.status === 'completed' ? res.body : undefined
+      })
+      expect(job.result.source).toBe('api')
+    })
+
     it('dead-letters a job after its attempts and re-queues it on replay', async () => {
-      // A permanent 400 is not retried inside the Claude call and has no degraded answer.
+      // A permanent 400 is not retried inside the Claude call.
       fake.script({ status: 400, times: 3 })
       const { app: http } = await app()
       const { body } = await deliver(http, event('evt_dlq')).expect(202)

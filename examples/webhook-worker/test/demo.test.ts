@@ -14,7 +14,7 @@ describe('the npm start demo', () => {
     // The fault mix is real: 529s and the outage force retries and fallbacks.
     expect(report.claudeRetries).toBeGreaterThan(0)
     expect(report.fallbacks).toBeGreaterThan(0)
-    expect(report.claudeAttempts).toBeGreaterThan(report.jobsExecuted - report.degraded)
+    expect(report.claudeAttempts).toBeGreaterThan(report.jobsExecuted)
     expect(formatReport(report)).toContain('all numbers reconcile')
   }, 60_000)
 
