@@ -45,7 +45,8 @@ export class SummaryService {
         max_tokens: 200,
         messages: [{ role: 'user', content: `Summarize in one or two sentences:\n\n${text}` }],
       },
-      signal ? { signal } : {},
+      // Inside @Timeout's 1.5 s, so a hanging primary leaves the fallback model its share of it.
+      signal ? { signal, timeoutMs: 1_400 } : { timeoutMs: 1_400 },
     )
     const summary: Summary = {
       text: message.content.map((block) => (block.type === 'text' ? block.text : '')).join(''),

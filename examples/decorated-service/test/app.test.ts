@@ -90,6 +90,12 @@ describe.each(['legacy', 'standard'] as const)('SummaryService with %s decorator
     expect(fake.requests.every((r) => r.outcome === 'client-closed')).toBe(true)
   }, 15_000)
 
+  it('moves on to the fallback model when the primary hangs, within @Timeout', async () => {
+    fake.script({ model: 'claude-sonnet-5-5', delayMs: 10_000, times: Number.POSITIVE_INFINITY })
+    const res = await request(app()).post('/summaries').send({ text: 'Hang. On.' }).expect(200)
+    expect(res.body).toMatchObject({ source: 'claude', model: 'claude-haiku-5-5' })
+  }, 15_000)
+
   it('opens the shared breaker after repeated failures and stops calling Claude', async () => {
     const server = app()
     fake.outage('claude-sonnet-5-5')
