@@ -5,7 +5,7 @@ export class Metrics {
   readonly registry = new Registry()
   readonly received = new Counter({
     name: 'webhook_deliveries_received_total',
-    help: 'Webhook deliveries received, by source',
+    help: 'Signed webhook deliveries received, by source (bad signatures count as rejected)',
     labelNames: ['source'] as const,
     registers: [this.registry],
   })

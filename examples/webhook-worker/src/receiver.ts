@@ -45,7 +45,6 @@ export function webhookReceiver(options: ReceiverOptions): Router {
     express.raw({ type: () => true, limit: options.limit ?? '1mb' }),
     async (req, res) => {
       const source = req.params.source ?? ''
-      metrics.received.inc({ source })
       const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
       const check = verifySignature(req.get(signatureHeader), rawBody, secret, { nowMs: now() })
       if (!check.ok) {
@@ -59,6 +58,9 @@ export function webhookReceiver(options: ReceiverOptions): Router {
           `The ${signatureHeader} header is ${check.problem === 'stale' ? 'outside the 5-minute tolerance' : check.problem}.`,
         )
       }
+      // Counted once signed: the label comes from the URL, and unsigned requests to made-up paths
+      // would otherwise add a metric series each.
+      metrics.received.inc({ source })
       let event: unknown
       try {
         event = JSON.parse(rawBody.toString('utf8'))

@@ -186,10 +186,12 @@ describe('webhook-worker (in-process queue)', () => {
       await deliver(http, event('evt_m')).expect(202)
       await deliver(http, event('evt_m')).expect(202)
       await deliver(http, event('evt_m'), { secret: 'forged' }).expect(401)
+      await request(http).post('/webhooks/made-up-1').send({}).expect(400)
       await eventually(async () => (fake.count() >= 1 ? true : undefined))
       await new Promise((resolve) => setTimeout(resolve, 50))
       const metrics = (await request(http).get('/metrics').expect(200)).text
-      expect(metrics).toMatch(/webhook_deliveries_received_total\{source="github"\} 3/)
+      expect(metrics).toMatch(/webhook_deliveries_received_total\{source="github"\} 2/)
+      expect(metrics).not.toMatch(/made-up-1/)
       expect(metrics).toMatch(/webhook_duplicates_total 1/)
       expect(metrics).toMatch(/webhook_deliveries_rejected_total\{reason="signature-mismatch"\} 1/)
       expect(metrics).toMatch(/jobs_queued_total 1/)
