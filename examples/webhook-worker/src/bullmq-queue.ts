@@ -141,7 +141,12 @@ export class BullQueue implements JobQueue {
       ])
       // Jobs still running keep their lock until it expires; BullMQ's stalled-job check then moves
       // them back to waiting for another worker, so they are returned to the queue, not lost.
-      if (timedOut) await worker.close(true)
+      // Worker.close() caches its first call, so close(true) would only wait on the graceful
+      // close again: cut the worker's connections instead.
+      if (timedOut) {
+        graceful.catch(() => {})
+        await worker.disconnect().catch(() => {})
+      }
     }
     await this.queue.close()
     await this.workerClient?.quit().catch(() => {})

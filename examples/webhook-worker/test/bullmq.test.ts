@@ -52,6 +52,25 @@ describe.skipIf(noRedis)('webhook-worker on BullMQ + Redis', () => {
     expect(job.result.source).toBe('api')
   })
 
+  it('closes within its bound while a job is still running', async () => {
+    const queue = new BullQueue({ redisUrl, name: `bound-${unique()}` })
+    let started = false
+    queue.start(
+      () =>
+        new Promise((resolve) => {
+          started = true
+          setTimeout(resolve, 10_000).unref()
+        }),
+      { concurrency: 1 },
+    )
+    await queue.enqueue('job_slow', { source: 's', key: 'k', event: {}, receivedAt: Date.now() })
+    await eventually(async () => (started ? true : undefined))
+    const closing = Date.now()
+    await queue.close(500)
+    // Before, Worker.close(true) waited for the 10 s job: the bound did nothing.
+    expect(Date.now() - closing).toBeLessThan(5_000)
+  }, 20_000)
+
   it('loses no accepted job when SIGTERM arrives mid-load', async () => {
     const queueName = `webhooks-${unique()}`
     const port = await freePort()
