@@ -19,6 +19,13 @@ export interface BullQueueOptions extends QueueOptions {
   name?: string
   /** How long a delivery's job id is remembered as seen. @default 24 h */
   dedupeTtlMs?: number
+  /** Enqueueing, depth and ping fail after this long without Redis. @default 2_000 */
+  redisTimeoutMs?: number
+}
+
+/** Redis did not answer within `redisTimeoutMs` (down, or unreachable). */
+export class QueueUnavailableError extends Error {
+  override readonly name = 'QueueUnavailableError'
 }
 
 /**
@@ -36,6 +43,7 @@ export class BullQueue implements JobQueue {
   private readonly backoffMs: number
   private readonly dedupeTtlMs: number
   private readonly name: string
+  private readonly redisTimeoutMs: number
 
   constructor(options: BullQueueOptions) {
     this.name = options.name ?? 'webhooks'
@@ -43,12 +51,22 @@ export class BullQueue implements JobQueue {
     this.attempts = options.attempts ?? 3
     this.backoffMs = options.backoffMs ?? 200
     this.dedupeTtlMs = options.dedupeTtlMs ?? 24 * 60 * 60 * 1000
-    // BullMQ's blocking worker connection requires maxRetriesPerRequest: null.
+    this.redisTimeoutMs = options.redisTimeoutMs ?? 2_000
+    // BullMQ's blocking worker connection requires maxRetriesPerRequest: null, so commands wait
+    // for Redis for ever: the request paths bound them with redisTimeoutMs instead.
     this.client = new Redis(options.redisUrl, { maxRetriesPerRequest: null })
+    this.client.on('error', warnOnce)
     this.queue = new Queue<JobData>(this.name, { connection: this.client })
+    // BullMQ prints a connection error itself unless someone listens.
+    this.queue.on('error', warnOnce)
   }
 
-  async enqueue(id: string, data: JobData): Promise<EnqueueResult> {
+  enqueue(id: string, data: JobData): Promise<EnqueueResult> {
+    // A late add after a timeout is harmless: the retry's job id is the same.
+    return this.bounded(this.add(id, data), 'enqueue')
+  }
+
+  private async add(id: string, data: JobData): Promise<EnqueueResult> {
     const counts = await this.queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized')
     const pending = Object.values(counts).reduce((sum, n) => sum + n, 0)
     if (pending >= this.maxQueued) throw new QueueFullError(this.maxQueued, 1000)
@@ -73,6 +91,7 @@ export class BullQueue implements JobQueue {
 
   start(handler: JobHandler, options: { concurrency: number }): void {
     this.workerClient = this.client.duplicate()
+    this.workerClient.on('error', warnOnce)
     this.worker = new Worker<JobData>(
       this.name,
       (job: Job<JobData>) =>
@@ -107,13 +126,9 @@ export class BullQueue implements JobQueue {
   }
 
   async depth(): Promise<QueueDepth> {
-    const c = await this.queue.getJobCounts(
-      'waiting',
-      'delayed',
-      'prioritized',
-      'active',
-      'completed',
-      'failed',
+    const c = await this.bounded(
+      this.queue.getJobCounts('waiting', 'delayed', 'prioritized', 'active', 'completed', 'failed'),
+      'depth',
     )
     return {
       waiting: (c.waiting ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0),
@@ -125,10 +140,24 @@ export class BullQueue implements JobQueue {
 
   async ping(): Promise<boolean> {
     try {
-      return (await this.client.ping()) === 'PONG'
+      return (await this.bounded(this.client.ping(), 'ping')) === 'PONG'
     } catch {
       return false
     }
+  }
+
+  private bounded<T>(op: Promise<T>, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new QueueUnavailableError(`Redis did not answer ${what} in ${this.redisTimeoutMs} ms`),
+          ),
+        this.redisTimeoutMs,
+      )
+    })
+    return Promise.race([op, timeout]).finally(() => clearTimeout(timer))
   }
 
   async close(timeoutMs: number): Promise<void> {
@@ -148,9 +177,12 @@ export class BullQueue implements JobQueue {
         await worker.disconnect().catch(() => {})
       }
     }
-    await this.queue.close()
-    await this.workerClient?.quit().catch(() => {})
-    await this.client.quit().catch(() => {})
+    // Without Redis a graceful close would wait for it for ever.
+    await this.bounded(this.queue.close(), 'close').catch(() => this.queue.disconnect())
+    for (const client of [this.workerClient, this.client]) {
+      if (client?.status === 'ready') await client.quit().catch(() => {})
+      else client?.disconnect()
+    }
   }
 }
 
@@ -169,4 +201,12 @@ function toView(job: Job<JobData>, state: string): JobView {
       : {}),
     ...(job.failedReason ? { error: job.failedReason } : {}),
   }
+}
+
+/** One line per distinct Redis error, not one per reconnect attempt (ioredis retries for ever). */
+let lastWarning = ''
+function warnOnce(error: Error): void {
+  if (error.message === lastWarning) return
+  lastWarning = error.message
+  console.warn(`[webhook-worker] Redis: ${error.message}`)
 }

@@ -6,7 +6,7 @@ import request from 'supertest'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { noRedis, redisUrl } from '../../../test-support/redis.js'
 import { freePort } from '../../../test-support/redis-server.js'
-import { BullQueue } from '../src/bullmq-queue.js'
+import { BullQueue, QueueUnavailableError } from '../src/bullmq-queue.js'
 import { signatureHeader, signPayload } from '../src/signature.js'
 import { deliver, eventually, secret, useHarness } from './support.js'
 
@@ -50,6 +50,19 @@ describe.skipIf(noRedis)('webhook-worker on BullMQ + Redis', () => {
       return res.body.status === 'completed' ? res.body : undefined
     })
     expect(job.result.source).toBe('api')
+  })
+
+  it('answers unavailable, instead of hanging, when Redis does not answer', async () => {
+    const down = `redis://127.0.0.1:${await freePort()}`
+    const queue = new BullQueue({ redisUrl: down, name: `down-${unique()}`, redisTimeoutMs: 200 })
+    try {
+      expect(await queue.ping()).toBe(false)
+      const job = { source: 's', key: 'k', event: {}, receivedAt: Date.now() }
+      await expect(queue.enqueue('job_down', job)).rejects.toBeInstanceOf(QueueUnavailableError)
+      await expect(queue.depth()).rejects.toBeInstanceOf(QueueUnavailableError)
+    } finally {
+      await queue.close(200)
+    }
   })
 
   it('closes within its bound while a job is still running', async () => {
