@@ -19,25 +19,44 @@ async function tripOpen(breaker: CircuitBreaker, failures = 5): Promise<void> {
   for (let i = 0; i < failures; i++) await settle(breaker, fail())
 }
 
+/** A classifier with a bug: errors without a `response` make it throw a TypeError. */
+const buggyIsFailure = (e: unknown) =>
+  (e as { response: { status: number } }).response.status >= 500
+
+/**
+ * Holds back the microtasks the breaker surfaces user-code bugs with; the returned function
+ * stops holding, runs them and returns what they threw.
+ */
+function holdSurfaced(): () => unknown[] {
+  const held: (() => void)[] = []
+  const spy = vi.spyOn(globalThis, 'queueMicrotask').mockImplementation((task) => {
+    held.push(task)
+  })
+  return () => {
+    spy.mockRestore()
+    return held.flatMap((task) => {
+      try {
+        task()
+        return []
+      } catch (bug) {
+        return [bug]
+      }
+    })
+  }
+}
+
 describe('CircuitBreaker', () => {
   describe('when closed', () => {
     it("rejects with the call's own error, not throwing, when isFailure throws", async () => {
-      const bugs: (() => void)[] = []
-      vi.spyOn(globalThis, 'queueMicrotask').mockImplementation((task) => {
-        bugs.push(task)
-      })
-      const breaker = new CircuitBreaker({
-        failureThreshold: 2,
-        isFailure: (e) => (e as { response: { status: number } }).response.status >= 500,
-      })
+      const surfaced = holdSurfaced()
+      const breaker = new CircuitBreaker({ failureThreshold: 2, isFailure: buggyIsFailure })
       const error = new Error('sync')
       const syncCall = breaker.execute(() => {
         throw error
       })
       await expect(syncCall).rejects.toBe(error)
       await expect(breaker.execute(fail('async'))).rejects.toThrow('async')
-      vi.mocked(queueMicrotask).mockRestore()
-      expect(bugs).toHaveLength(2)
+      expect(surfaced()).toEqual([expect.any(TypeError), expect.any(TypeError)])
       expect(breaker.state).toBe('open')
     })
 
@@ -338,31 +357,16 @@ describe('CircuitBreaker', () => {
     })
 
     it('settles the caller and frees the slot when isFailure throws', async () => {
-      const bugs: (() => void)[] = []
-      vi.spyOn(globalThis, 'queueMicrotask').mockImplementation((task) => {
-        bugs.push(task)
-      })
-      const breaker = await halfOpen({
-        probeTimeoutMs: 100,
-        isFailure: (e) => (e as { response: { status: number } }).response.status >= 500,
-      })
+      const surfaced = holdSurfaced()
+      const breaker = await halfOpen({ probeTimeoutMs: 100, isFailure: buggyIsFailure })
       const error = new Error('no response')
       const probe = breaker.execute(async () => {
         throw error
       })
       await expect(probe).rejects.toBe(error)
-      vi.mocked(queueMicrotask).mockRestore()
       expect(breaker.state).toBe('open')
-      const thrown = bugs.flatMap((task) => {
-        try {
-          task()
-          return []
-        } catch (bug) {
-          return [bug]
-        }
-      })
       // One from the trip that made it half-open, one from the probe.
-      expect(thrown).toEqual([expect.any(TypeError), expect.any(TypeError)])
+      expect(surfaced()).toEqual([expect.any(TypeError), expect.any(TypeError)])
       vi.advanceTimersByTime(1_000)
       await expect(breaker.execute(ok)).resolves.toBe('ok')
       expect(breaker.state).toBe('closed')

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs'
-import { createServer, request as httpRequest } from 'node:http'
+import { createServer, request as httpRequest, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { PassThrough, Readable } from 'node:stream'
 import type { Context, Next } from 'koa'
@@ -424,72 +424,67 @@ describe.each(frameworks)('koaIdempotency() with %s', (_name, Koa) => {
     expect(warn).toHaveBeenCalledTimes(1)
   })
 
-  it('releases the key at once when a body stream fails mid-way, so the retry runs', async () => {
+  /** An app whose route sets a body stream (with the default 60 s lease) and a server for it. */
+  async function withStreamRoute(
+    route: (ctx: Context) => void,
+    run: (server: Server, log: ReturnType<typeof eventLog>) => Promise<void>,
+  ) {
     const log = eventLog()
     const app = new Koa()
     app.silent = true
-    // The default lease (60 s): a key left to lapse would answer the retry 409.
     app.use(bodyParser)
     app.use(koaIdempotency({ onEvent: log.onEvent }))
     app.use((ctx) => {
       runs++
-      const body = new PassThrough()
-      body.write('part of it')
-      setTimeout(() => body.destroy(new Error('disk gone')), 5)
       ctx.type = 'text/plain'
-      ctx.body = body
+      route(ctx)
     })
     const server = createServer(app.callback()).listen(0)
     try {
+      await run(server, log)
+    } finally {
+      server.closeAllConnections()
+      server.close()
+    }
+  }
+
+  it('releases the key at once when a body stream fails mid-way, so the retry runs', async () => {
+    const route = (ctx: Context) => {
+      const body = new PassThrough()
+      body.write('part of it')
+      setTimeout(() => body.destroy(new Error('disk gone')), 5)
+      ctx.body = body
+    }
+    await withStreamRoute(route, async (server, log) => {
+      // A key left to lapse with its lease would answer the retry 409.
       expect(await postTorn(server, '/')).toBe('torn')
       await vi.waitUntil(() => log.types().includes('released'), { timeout: 1_000 })
       expect(await postTorn(server, '/')).toBe('torn')
       expect(runs).toBe(2)
       expect(log.types()).toEqual(['claimed', 'released', 'claimed', 'released'])
-    } finally {
-      server.closeAllConnections()
-      server.close()
-    }
+    })
   })
 
   it('releases a body stream that fails before its first byte (Koa 2 would answer its 404)', async () => {
-    const log = eventLog()
-    const app = new Koa()
-    app.silent = true
-    app.use(bodyParser)
-    app.use(koaIdempotency({ onEvent: log.onEvent }))
-    app.use((ctx) => {
-      runs++
-      ctx.type = 'text/plain'
+    const route = (ctx: Context) => {
       ctx.body = createReadStream(`/nonexistent/steadfast-${Date.now()}`)
-    })
-    const server = createServer(app.callback()).listen(0)
-    try {
+    }
+    await withStreamRoute(route, async (server, log) => {
       await postTorn(server, '/')
       await postTorn(server, '/')
       expect(runs).toBe(2)
       expect(log.types()).toEqual(['claimed', 'released', 'claimed', 'released'])
-    } finally {
-      server.closeAllConnections()
-      server.close()
-    }
+    })
   })
 
   it('keeps the key when the client leaves during a streamed body after the handler finished', async () => {
-    const log = eventLog()
-    const app = new Koa()
-    app.use(bodyParser)
-    app.use(koaIdempotency({ onEvent: log.onEvent }))
-    app.use((ctx) => {
-      runs++
+    const route = (ctx: Context) => {
       const body = new PassThrough()
       const drip = setInterval(() => body.write('x'.repeat(1_024)), 5)
       body.on('close', () => clearInterval(drip))
-      ctx.type = 'text/plain'
       ctx.body = body
-    })
-    const server = createServer(app.callback()).listen(0)
-    try {
+    }
+    await withStreamRoute(route, async (server, log) => {
       const { port } = server.address() as AddressInfo
       await new Promise<void>((resolve) => {
         const req = httpRequest({
@@ -511,10 +506,7 @@ describe.each(frameworks)('koaIdempotency() with %s', (_name, Koa) => {
       expect(retry.status).toBe(409)
       expect(runs).toBe(1)
       expect(log.types()).toEqual(['claimed', 'conflict'])
-    } finally {
-      server.closeAllConnections()
-      server.close()
-    }
+    })
   })
 
   it('stores a response the app writes itself later, with ctx.respond = false', async () => {
