@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { idempotency, MemoryStore } from '../src/index.js'
+import { IdempotencyConfigError, idempotency, MemoryStore } from '../src/index.js'
 import { describeStore } from '../src/testing.js'
 
 describeStore('memory', () => new MemoryStore())
@@ -25,6 +25,15 @@ describe('MemoryStore', () => {
       60_000,
     )
   }
+
+  it.each([
+    { maxEntries: 0 },
+    { maxEntries: 1.5 },
+    { sweepIntervalMs: 0 },
+    { sweepIntervalMs: Number.POSITIVE_INFINITY },
+  ])('refuses %j, which would keep nothing or sweep every millisecond', (options) => {
+    expect(() => new MemoryStore(options)).toThrow(IdempotencyConfigError)
+  })
 
   describe('when used synchronously', () => {
     it('answers through `sync` on the same records as the async methods', async () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { asBuffer } from '../bytes.js'
+import { IdempotencyConfigError } from '../errors.js'
 import type {
   ClaimResult,
   IdempotencyStore,
@@ -101,8 +102,19 @@ export class MemoryStore implements IdempotencyStore {
   readonly #sweeper: ReturnType<typeof setInterval>
 
   constructor(options: MemoryStoreOptions = {}) {
-    this.#maxEntries = options.maxEntries ?? 10_000
-    this.#sweeper = sweepWeakly(new WeakRef(this), options.sweepIntervalMs ?? 60_000)
+    const { maxEntries = 10_000, sweepIntervalMs = 60_000 } = options
+    // 0 entries stored nothing while complete() said it had; an Infinity or 0 interval made
+    // Node fire the sweeper every 1 ms.
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) {
+      throw new IdempotencyConfigError(`maxEntries must be an integer >= 1 (got ${maxEntries})`)
+    }
+    if (!(sweepIntervalMs >= 1 && sweepIntervalMs <= 2 ** 31 - 1)) {
+      throw new IdempotencyConfigError(
+        `sweepIntervalMs must be in [1, ${2 ** 31 - 1}] (got ${sweepIntervalMs})`,
+      )
+    }
+    this.#maxEntries = maxEntries
+    this.#sweeper = sweepWeakly(new WeakRef(this), sweepIntervalMs)
   }
 
   /** Number of records held (in flight and completed). */
