@@ -28,9 +28,9 @@ export interface AppConfig {
   models?: [string, ...string[]]
   /** Most unfinished jobs before the receiver answers 503. @default 1000 */
   maxQueued?: number
-  /** Attempts per job before the DLQ. @default 3 */
+  /** Attempts per job before the DLQ. @default 5 */
   attempts?: number
-  /** First queue retry delay (doubles). @default 200 */
+  /** First queue retry delay (doubles): the retries outlast a breaker's open period. @default 500 */
   backoffMs?: number
   /** Jobs processed at once. @default 8 */
   concurrency?: number
@@ -62,8 +62,10 @@ export async function createApp(config: AppConfig): Promise<WebhookApp> {
   const maxQueued = config.maxQueued ?? 1000
   const queueOptions = {
     maxQueued,
-    attempts: config.attempts ?? 3,
-    backoffMs: config.backoffMs ?? 200,
+    // 0.5 + 1 + 2 + 4 s: a job failing because every model is down (or the breakers, open for
+    // 1 s, turn it away) is retried past the outage before it is dead-lettered.
+    attempts: config.attempts ?? 5,
+    backoffMs: config.backoffMs ?? 500,
   }
   const queue: JobQueue = config.redisUrl
     ? new BullQueue({

@@ -108,8 +108,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
         secret,
         anthropic,
         ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
-        attempts: 3,
-        backoffMs: 100,
+        // 0.25 + 0.5 + 1 + 2 s of retries: past the injected outage and the breakers' 1 s.
+        attempts: 5,
+        backoffMs: 250,
         concurrency: 8,
         claudeTimeoutMs: 20_000,
         // Against the real API the demo sends fewer deliveries and asks for short answers.
