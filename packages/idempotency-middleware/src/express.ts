@@ -134,6 +134,12 @@ export function idempotency<Req extends ExpressRequestLike = ExpressRequestLike>
   const respond = (req: Request, res: Response, next: NextFunction, decision: Decision) => {
     switch (decision.kind) {
       case 'run':
+        // The client hung up while waiting for the key (onConcurrent) or the store: nobody
+        // would see the answer, and its release would let the retry run the handler again.
+        if (res.destroyed) {
+          void decision.claim.release()
+          return
+        }
         if (!watching) {
           watching = true
           watchHandlerErrors(req.app)

@@ -115,6 +115,8 @@ export function koaIdempotency(options: KoaIdempotencyOptions = {}): Middleware 
       }
       case 'run': {
         const { claim } = decision
+        // See the Express middleware: a client that left while waiting is not run for.
+        if (ctx.res.destroyed) return claim.release()
         const control = captureResponse(
           ctx.res as unknown as CapturableResponse,
           claim,

@@ -1,5 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { Agent, createServer, request as httpRequest, type Server, ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough, pipeline } from 'node:stream'
@@ -676,6 +677,31 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
         expect(b.status).toBe(201)
         expect(b.text).toBe(a.text)
         expect(b.headers['idempotent-replayed']).toBe('true')
+        expect(runs).toBe(1)
+      } finally {
+        server.close()
+      }
+    })
+
+    it('does not run for a waiting client that hung up before the key came free', async () => {
+      const store = new SpyStore()
+      const log = eventLog()
+      const { server, release } = slowApp({
+        store,
+        onConcurrent: { waitMs: 5_000 },
+        onEvent: log.onEvent,
+      })
+      try {
+        const path = '/slow?status=503'
+        const { response: first } = await started(server, { 'Idempotency-Key': 'k' }, {}, path)
+        const { port } = server.address() as AddressInfo
+        const claims = () => store.calls.filter((call) => call === 'claim').length
+        await abandonPost(port, path, () => claims() >= 2)
+        await sleep(50)
+        release()
+        expect((await first).status).toBe(503)
+        const releases = () => log.types().filter((type) => type === 'released').length
+        await vi.waitUntil(() => releases() === 2, { timeout: 3_000 })
         expect(runs).toBe(1)
       } finally {
         server.close()

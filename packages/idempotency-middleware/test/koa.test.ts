@@ -68,6 +68,7 @@ describe.each(frameworks)('koaIdempotency() with %s', (_name, Koa) => {
           throw new Error('boom')
         case '/slow':
           await sleep(Number(ctx.query.ms ?? 200))
+          ctx.status = Number(ctx.query.code ?? 200)
           ctx.body = { run: runs }
           return
         default:
@@ -183,6 +184,31 @@ describe.each(frameworks)('koaIdempotency() with %s', (_name, Koa) => {
       const second = await request(server).post('/slow').set('Idempotency-Key', 'k').send({})
       expect(second.headers['idempotent-replayed']).toBe('true')
       expect(second.body).toEqual((await first).body)
+      expect(runs).toBe(1)
+    } finally {
+      server.close()
+    }
+  })
+
+  it('does not run for a waiting client that hung up before the key came free', async () => {
+    const store = new SpyStore()
+    const log = eventLog()
+    const app = makeApp({ store, onConcurrent: { waitMs: 5_000 }, onEvent: log.onEvent })
+    const server = createServer(app.callback()).listen(0)
+    try {
+      const path = '/slow?ms=300&code=503'
+      const first = request(server)
+        .post(path)
+        .set('Idempotency-Key', 'k')
+        .send({})
+        .then((r) => r)
+      await vi.waitUntil(() => runs === 1)
+      const { port } = server.address() as AddressInfo
+      const claims = () => store.calls.filter((call) => call === 'claim').length
+      await abandonPost(port, path, () => claims() >= 2)
+      expect((await first).status).toBe(503)
+      const releases = () => log.types().filter((type) => type === 'released').length
+      await vi.waitUntil(() => releases() === 2, { timeout: 3_000 })
       expect(runs).toBe(1)
     } finally {
       server.close()
