@@ -124,6 +124,8 @@ const BODY_OMITTED = 'Idempotent-Body-Omitted'
 // off) fails closed instead of replaying ciphertext. A pseudo-header name: no HTTP header can
 // have it, and it is never replayed.
 const SEALED = ':sealed'
+// Marks a record whose response could not be sealed (a KMS down): kept as run, its status only.
+const SEAL_FAILED = ':seal-failed'
 
 /**
  * Adds our replay headers to an `Access-Control-Expose-Headers` value (a CORS middleware's),
@@ -387,7 +389,9 @@ export class IdempotencyEngine {
   #replay(keyHash: string, stored: StoredResponse): Decision {
     let response = stored
     const sealed = stored.headers[SEALED] !== undefined
-    if (this.encryption || sealed) {
+    if (stored.headers[SEAL_FAILED] !== undefined) {
+      response = { status: stored.status, headers: {}, body: EMPTY, bodyOmitted: true }
+    } else if (this.encryption || sealed) {
       try {
         if (!this.encryption) {
           throw new IdempotencyConfigError(
@@ -510,8 +514,15 @@ export class ActiveClaim {
     }
     if (bodyOmitted) response.bodyOmitted = true
     if (engine.encryption) {
-      const sealed = engine.encryption.seal(response, this.keyHash)
-      response = { ...sealed, headers: { ...sealed.headers, [SEALED]: '1' } }
+      try {
+        const sealed = engine.encryption.seal(response, this.keyHash)
+        response = { ...sealed, headers: { ...sealed.headers, [SEALED]: '1' } }
+      } catch (error) {
+        // The handler ran, so the key must not run again, and nothing may be stored in clear:
+        // kept as run with its status only, as a body too large to store is.
+        engine.emit('store-error', this.keyHash, { error })
+        response = { status, headers: { [SEAL_FAILED]: '1' }, body: EMPTY, bodyOmitted: true }
+      }
     }
     const sync = engine.store.sync
     if (sync === undefined) return this.#complete(response)

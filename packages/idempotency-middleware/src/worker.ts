@@ -88,7 +88,7 @@ export async function idempotent<T>(
     case 'replay': {
       if (decision.response.headers['idempotent-body-omitted'] !== undefined) {
         throw new IdempotencyRecordUnreadableError(
-          'This key ran once, but its result was not stored (too large, or not encodable)',
+          'This key ran once, but its result was not stored (too large, not encodable, or not sealable)',
         )
       }
       try {
@@ -111,12 +111,16 @@ export async function idempotent<T>(
       try {
         body = codec.encode(value)
       } catch (error) {
-        // fn ran, so the key must not run it again: it is stored as run, without its result.
+        // fn ran and succeeded: its caller gets the value (a queue would otherwise fail the job
+        // and retry work that was done). The key is stored as run, without its result.
+        engine.emit('store-error', decision.claim.keyHash, {
+          error: new IdempotencyRecordUnreadableError(
+            'fn ran, but its result cannot be encoded: the key is stored without it',
+            { cause: error },
+          ),
+        })
         await decision.claim.finish(200, {}, new Uint8Array(0), true)
-        throw new IdempotencyRecordUnreadableError(
-          'fn ran, but its result cannot be encoded: the key is stored without it and will not run again',
-          { cause: error },
-        )
+        return value
       }
       const omitted = body.byteLength > engine.maxStoredBodyBytes
       await decision.claim.finish(200, {}, omitted ? new Uint8Array(0) : body, omitted)

@@ -8,8 +8,9 @@ import {
   idempotency,
   isIdempotencyConfigError,
   MemoryStore,
+  type StoredResponse,
 } from '../src/index.js'
-import { SpyStore } from './support.js'
+import { SpyStore, sleep } from './support.js'
 
 const k1 = randomBytes(32)
 const k2 = randomBytes(32)
@@ -100,6 +101,41 @@ describe('encryption at rest', () => {
     expect(replay.status).toBe(201)
     expect(replay.body.card).toBe('4242-secret')
     expect(Object.keys(replay.headers).some((name) => name.includes('sealed'))).toBe(false)
+  })
+
+  it('sends the response, and never runs the handler again, when sealing fails', async () => {
+    const store = new SpyStore()
+    const counter = { runs: 0 }
+    const errors: unknown[] = []
+    const kmsDown = {
+      seal(): never {
+        throw new Error('KMS unavailable')
+      },
+      open: (stored: StoredResponse) => stored,
+    }
+    const app = makeApp(
+      {
+        store,
+        encryption: kmsDown,
+        leaseMs: 200,
+        onEvent: (event) => event.type === 'store-error' && errors.push(event.error),
+      },
+      counter,
+    )
+    const first = await request(app).post('/pay').set('Idempotency-Key', 'k').send({})
+    expect(first.status).toBe(201)
+    expect(first.body.card).toBe('4242-secret')
+    expect((errors[0] as Error).message).toBe('KMS unavailable')
+    // Nothing in clear: neither the body nor the Location.
+    expect(JSON.stringify(store.completed)).not.toMatch(/4242|secret-id/)
+    // Past the lease: a claim left behind would now run the handler again.
+    await sleep(300)
+    const replay = await request(app).post('/pay').set('Idempotency-Key', 'k').send({})
+    expect(replay.status).toBe(201)
+    expect(replay.headers['idempotent-body-omitted']).toBe('true')
+    expect(replay.text).toBe('')
+    expect(Object.keys(replay.headers).some((name) => name.includes('seal'))).toBe(false)
+    expect(counter.runs).toBe(1)
   })
 
   it('binds a record to its key, so a record copied to another key does not open', () => {

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it, vi } from 'vitest'
 import { noRedis, redisUrl } from '../../../test-support/redis.js'
 import {
+  type IdempotencyEvent,
   type IdempotencyStore,
   type IdempotentOptions,
   idempotent,
@@ -13,6 +14,7 @@ import {
   isIdempotencyRecordUnreadableError,
   isIdempotencyStoreError,
   MemoryStore,
+  type StoredResponse,
 } from '../src/index.js'
 import { RedisStore } from '../src/redis.js'
 import { SpyStore, sleep } from './support.js'
@@ -166,20 +168,44 @@ describe.each(stores)('idempotent() with %s', (_name, makeStore) => {
     expect(fn).toHaveBeenCalledTimes(1)
   })
 
-  it('stores a key whose result cannot be encoded as run, and never runs it again', async () => {
+  it('returns a result that cannot be encoded, stores the key as run, and never runs it again', async () => {
     const store = makeStore()
     const fn = vi.fn(async () => ({ amount: 10n }))
-    const events: string[] = []
-    const options = { leaseMs: 300, onEvent: (event: { type: string }) => events.push(event.type) }
-    const first = await idempotent(store, 'job', fn, options).catch((e: unknown) => e)
-    expect(isIdempotencyRecordUnreadableError(first)).toBe(true)
-    expect((first as Error).cause).toBeInstanceOf(TypeError)
+    const events: IdempotencyEvent[] = []
+    const options = { leaseMs: 300, onEvent: (event: IdempotencyEvent) => events.push(event) }
+    expect(await idempotent(store, 'job', fn, options)).toEqual({ amount: 10n })
+    const failure = events.find((event) => event.type === 'store-error')?.error
+    expect(isIdempotencyRecordUnreadableError(failure)).toBe(true)
+    expect((failure as Error).cause).toBeInstanceOf(TypeError)
     // Past the lease: a claim left behind would now be taken over and run fn again.
     await sleep(400)
     const retry = await idempotent(store, 'job', fn, options).catch((e: unknown) => e)
     expect(isIdempotencyRecordUnreadableError(retry)).toBe(true)
     expect(fn).toHaveBeenCalledTimes(1)
-    expect(events).toEqual(['claimed', 'replayed'])
+    expect(events.map((event) => event.type)).toEqual(['claimed', 'store-error', 'replayed'])
+  })
+
+  it('returns a result that cannot be sealed, stores the key as run, and never runs it again', async () => {
+    const store = makeStore()
+    const fn = vi.fn(async () => 'charged')
+    const kmsDown = {
+      seal(): never {
+        throw new Error('KMS unavailable')
+      },
+      open: (stored: StoredResponse) => stored,
+    }
+    const events: string[] = []
+    const options = {
+      leaseMs: 300,
+      encryption: kmsDown,
+      onEvent: (event: { type: string }) => events.push(event.type),
+    }
+    expect(await idempotent(store, 'job', fn, options)).toBe('charged')
+    await sleep(400)
+    const retry = await idempotent(store, 'job', fn, options).catch((e: unknown) => e)
+    expect(isIdempotencyRecordUnreadableError(retry)).toBe(true)
+    expect(fn).toHaveBeenCalledTimes(1)
+    expect(events).toEqual(['claimed', 'store-error', 'replayed'])
   })
 })
 
