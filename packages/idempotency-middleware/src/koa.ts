@@ -128,9 +128,11 @@ export function koaIdempotency(options: KoaIdempotencyOptions = {}): Middleware 
           await claim.release()
           throw error
         }
-        // Koa's own 404 (no middleware set a body or status): nothing ran, the retry runs again.
-        // With `respond = false` the app answers on the raw response, maybe later.
-        control.handlerFinished(ctx.respond === false || ctx.status !== 404 || ctx.body != null)
+        // Koa's own 404, or @koa/router's bodiless 405 for a method the path lacks: nothing ran,
+        // and the route may exist after the next deploy, so the retry runs again. With
+        // `respond = false` the app answers on the raw response, maybe later.
+        const unrouted = (ctx.status === 404 || ctx.status === 405) && ctx.body == null
+        control.handlerFinished(ctx.respond === false || !unrouted)
         // A body stream that fails mid-way leaves the response torn down (Koa 3) or open (Koa
         // 2), with no end() in either case; Koa reports it to ctx.onerror, not to us. Ahead of
         // Koa 2's own listener, which would answer the error's status (an ENOENT is a 404) and so

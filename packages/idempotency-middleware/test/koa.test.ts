@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs'
 import { createServer, request as httpRequest, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { PassThrough, Readable } from 'node:stream'
+import Router from '@koa/router'
 import type { Context, Next } from 'koa'
 import Koa3 from 'koa'
 import compress from 'koa-compress'
@@ -341,6 +342,29 @@ describe.each(frameworks)('koaIdempotency() with %s', (_name, Koa) => {
     expect(replay.headers['idempotent-replayed']).toBe('true')
     expect(runs).toBe(2)
     expect(log.types()).toEqual(['claimed', 'released', 'claimed', 'claimed', 'replayed'])
+  })
+
+  it("releases @koa/router's 405 for a method the path lacks, and stores a 405 a handler answers", async () => {
+    const log = eventLog()
+    const router = new Router()
+    // PATCH /orders may come with the next deploy: its 405 must not answer retries for ttlMs.
+    router.get('/orders', (ctx) => {
+      ctx.body = []
+    })
+    router.post('/refunds', (ctx) => {
+      runs++
+      ctx.status = 405
+      ctx.body = { error: 'refunds are closed' }
+    })
+    const app = new Koa()
+    app.use(koaIdempotency({ onEvent: log.onEvent }))
+    app.use(router.routes()).use(router.allowedMethods())
+    await request(app.callback()).patch('/orders').set('Idempotency-Key', 'a').expect(405)
+    expect(log.types()).toEqual(['claimed', 'released'])
+    await request(app.callback()).post('/refunds').set('Idempotency-Key', 'b').expect(405)
+    const replay = await request(app.callback()).post('/refunds').set('Idempotency-Key', 'b')
+    expect(replay.headers['idempotent-replayed']).toBe('true')
+    expect(runs).toBe(1)
   })
 
   it('stores before a stream body with a length completes, so an immediate retry replays', async () => {
