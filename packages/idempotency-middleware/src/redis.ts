@@ -43,14 +43,22 @@ export interface RedisStoreOptions {
 //   completed: c<fingerprint length>\n<fingerprint><status>\n<'1' if the body was omitted>\n
 //              <headers JSON length>\n<headers JSON><body>
 // An expired record reads as missing (Redis expires lazily, by the script's start time), so a
-// claim takes over a lapsed lease by overwriting it.
+// claim takes over a lapsed lease by overwriting it. An in-flight one without an expiry (a
+// PERSIST, a RESTORE without TTLs) would lock its key for good: a claim gives it a lease.
 const CLAIM = `
 local v = redis.call('GET', KEYS[1])
 if not v then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 1
 end
-if string.byte(v, 1) == 112 then return {v, redis.call('PTTL', KEYS[1])} end
+if string.byte(v, 1) == 112 then
+  local left = redis.call('PTTL', KEYS[1])
+  if left < 0 then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    left = tonumber(ARGV[2])
+  end
+  return {v, left}
+end
 return {v}
 `
 // The ownership check of complete, release and renew: ARGV[1] is p<token>\n, so the record must

@@ -13,6 +13,7 @@ import { noRedis, redisUrl } from '../../../test-support/redis.js'
 import { idempotency } from '../src/index.js'
 import { RedisStore, type RedisStoreOptions } from '../src/redis.js'
 import { describeStore } from '../src/testing.js'
+import { sleep } from './support.js'
 
 const clients: { quit(): Promise<unknown> }[] = []
 afterAll(async () => {
@@ -134,6 +135,24 @@ describe.skipIf(noRedis)('RedisStore', () => {
         const stored = await client.getBuffer(`${prefix}k`)
         expect(stored?.subarray(-body.length).equals(body)).toBe(true)
         expect(stored?.subarray(0, -body.length).toString()).toBe('c2\nfp200\n\n2\n{}')
+      })
+
+      it('gives an in-flight record that lost its expiry a lease, so the key cannot lock for good', async () => {
+        const client = make()
+        clients.push(client)
+        const prefix = `persist:${randomUUID()}:`
+        const store = new RedisStore({ client, prefix })
+        const claim = await store.claim('k', 'fp', 10_000)
+        if (claim.state !== 'claimed') throw new Error('not claimed')
+        // PERSIST, or a RESTORE/migration without TTLs: its owner may be long gone.
+        await client.persist(`${prefix}k`)
+        const busy = await store.claim('k', 'fp', 200)
+        expect(busy).toMatchObject({ state: 'in-progress', retryAfterMs: 200 })
+        const ttl = await client.pttl(`${prefix}k`)
+        expect(ttl).toBeGreaterThan(0)
+        expect(ttl).toBeLessThanOrEqual(200)
+        await sleep(250)
+        expect((await store.claim('k', 'fp', 10_000)).state).toBe('claimed')
       })
 
       it('counts 1 round trip to claim, 1 to complete and 1 to replay over HTTP', async () => {
