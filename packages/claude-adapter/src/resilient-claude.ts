@@ -5,7 +5,7 @@ import { asTimeout, type CallScope, openScope } from './call-scope.js'
 import { paramsHash } from './canonical.js'
 import { classifyError } from './classify.js'
 import { degradedMessage } from './degrade.js'
-import { RefusalError, ResponseValidationError, TruncatedResponseError } from './errors.js'
+import { ResponseValidationError } from './errors.js'
 import { IdempotentCalls, type KeyRef } from './idempotent-calls.js'
 import { ModelChain } from './model-chain.js'
 import type {
@@ -19,6 +19,7 @@ import type {
 } from './options.js'
 import { RateLimiter } from './rate-limiter.js'
 import { ResilientStream } from './resilient-stream.js'
+import { stopReasonError } from './stop-reasons.js'
 import { continueStream, readAhead } from './stream-read-ahead.js'
 
 // Stop reasons of a finished turn; others (max_tokens, pause_turn…) are not worth replaying.
@@ -203,14 +204,8 @@ export class ResilientClaude {
             continue
           }
         }
-        if (message.stop_reason === 'refusal') throw new RefusalError(message)
-        if (
-          (message.stop_reason === 'max_tokens' ||
-            message.stop_reason === 'model_context_window_exceeded') &&
-          this.#options.onTruncated === 'error'
-        ) {
-          throw new TruncatedResponseError(message)
-        }
+        const stopped = stopReasonError(message, this.#options.onTruncated)
+        if (stopped) throw stopped
         if (this.#options.validate) {
           try {
             await this.#options.validate(message)
@@ -249,7 +244,8 @@ export class ResilientClaude {
         undefined,
         model,
       )
-      return { stream: continueStream(model, value, options.signal), model }
+      const rules = { signal: options.signal, onTruncated: this.#options.onTruncated }
+      return { stream: continueStream(model, value, rules), model }
     } catch (error) {
       throw asTimeout(error, scope, options)
     } finally {

@@ -1,5 +1,7 @@
 import type { Anthropic } from '@anthropic-ai/sdk'
 import { StreamInterruptedError } from './errors.js'
+import { stopReasonError } from './stop-reasons.js'
+import { messageOf } from './stream-message.js'
 
 type Event = Anthropic.RawMessageStreamEvent
 
@@ -38,22 +40,37 @@ export async function readAhead(model: string, stream: AsyncIterable<Event>): Pr
   }
 }
 
+/** How {@link continueStream} ends: the caller's signal, and the `onTruncated` rule of `create`. */
+export interface ContinueOptions {
+  readonly signal?: AbortSignal | undefined
+  readonly onTruncated?: 'return' | 'error' | undefined
+}
+
 /**
  * Replays the read-ahead events, then passes the rest through. A break from then on becomes a
- * {@link StreamInterruptedError} carrying the partial text and usage.
+ * {@link StreamInterruptedError} carrying the partial text and usage. A `message_delta` whose
+ * stop reason `create` would throw for (a refusal; a truncation with `onTruncated: 'error'`)
+ * throws the same error instead of being yielded, its `response` the message streamed so far.
  */
 export async function* continueStream(
   model: string,
   start: ReadAhead,
-  signal?: AbortSignal,
+  options: ContinueOptions = {},
 ): AsyncGenerator<Event, void> {
+  const { signal, onTruncated } = options
   const seen: Event[] = []
   let finished = start.complete
-  try {
-    for (const event of start.buffered) {
-      seen.push(event)
-      yield event
+  const pass = (event: Event): Event => {
+    seen.push(event)
+    if (event.type === 'message_delta') {
+      const message = messageOf(seen)
+      const error = message && stopReasonError(message, onTruncated)
+      if (error) throw error
     }
+    return event
+  }
+  try {
+    for (const event of start.buffered) yield pass(event)
     while (!finished) {
       let step: IteratorResult<Event>
       try {
@@ -71,8 +88,7 @@ export async function* continueStream(
         finished = true
         break
       }
-      seen.push(step.value)
-      yield step.value
+      yield pass(step.value)
     }
   } finally {
     // A consumer that stops early must not leave the HTTP response open.
