@@ -29,6 +29,8 @@ interface Shared {
   readonly controller: AbortController
   readonly deadline: number | undefined
   waiting: number
+  /** True once a caller took the result as its own; every later taker gets {@link replayOf} it. */
+  claimed: boolean
 }
 
 /**
@@ -95,6 +97,7 @@ export class IdempotentCalls {
         controller,
         deadline: options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs,
         waiting: 0,
+        claimed: false,
       }
       // Once every caller gave up nobody awaits the run: its rejection is expected, not unhandled.
       promise
@@ -148,8 +151,7 @@ export class IdempotentCalls {
     return {
       message: result.message,
       meta: {
-        ...result.meta,
-        attempts: 0,
+        ...replayOf(result).meta,
         latencyMs: Date.now() - startedAt,
         idempotency: { key: ref.key, replayed: true, keyAttempts: this.attempts(ref) },
       },
@@ -157,23 +159,52 @@ export class IdempotentCalls {
   }
 }
 
-/** Waits for `shared` on behalf of one caller, who may leave early by its signal or deadline. */
+/**
+ * `result` for a caller that did not make its requests (a replay from the record, or a sharer
+ * of another caller's run): no attempts and no usage, so summing `meta` over calls counts the
+ * tokens and requests billed once.
+ */
+function replayOf(result: MessageWithMeta): MessageWithMeta {
+  const { idempotency } = result.meta
+  return {
+    message: result.message,
+    meta: {
+      ...result.meta,
+      attempts: 0,
+      usage: undefined,
+      ...(idempotency === undefined ? {} : { idempotency: { ...idempotency, replayed: true } }),
+    },
+  }
+}
+
+/**
+ * Waits for `shared` on behalf of one caller, who may leave early by its signal or deadline.
+ * The first caller still waiting when the run ends gets its result as is (its attempts and
+ * usage); the others get a replay of it, so the one request is not counted once per sharer.
+ */
 function join(shared: Shared, options: CallOptions): Promise<MessageWithMeta> {
   const { signal, timeoutMs } = options
   if (signal?.aborted) return Promise.reject(signal.reason)
   shared.waiting += 1
+  const take = (result: MessageWithMeta): MessageWithMeta => {
+    if (shared.claimed) return replayOf(result)
+    shared.claimed = true
+    return result
+  }
   // The run itself ends at the first caller's deadline; only an earlier one needs its own timer.
   const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs
   const ownDeadline =
     deadline !== undefined && (shared.deadline === undefined || deadline < shared.deadline)
-  if (signal === undefined && !ownDeadline) return shared.promise
+  if (signal === undefined && !ownDeadline) return shared.promise.then(take)
   return new Promise<MessageWithMeta>((resolve, reject) => {
     let timer: ReturnType<typeof setTimeout> | undefined
+    let left = false
     const cleanup = () => {
       clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)
     }
     const leave = (reason: unknown) => {
+      left = true
       cleanup()
       reject(reason)
       shared.waiting -= 1
@@ -187,7 +218,8 @@ function join(shared: Shared, options: CallOptions): Promise<MessageWithMeta> {
     shared.promise.then(
       (value) => {
         cleanup()
-        resolve(value)
+        // A caller who left must not claim the result: a sharer still waiting reports it.
+        if (!left) resolve(take(value))
       },
       (error: unknown) => {
         cleanup()

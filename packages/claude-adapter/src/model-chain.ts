@@ -9,6 +9,7 @@ import { classifyError, isModelNotFound, isRetryable, shouldRetryModel } from '.
 import {
   ClaudeAttemptTimeoutError,
   ClaudeUnavailableError,
+  isRateLimitQueueFullError,
   type ModelFailure,
   RateLimitPausedError,
 } from './errors.js'
@@ -98,7 +99,9 @@ export class ModelChain {
 
   /**
    * Runs `call` on each of `models` in turn until one succeeds. Transient and infrastructure
-   * failures (and a 404 for the model) move on; others are thrown at once. When every model
+   * failures (and a 404 for the model) move on; others are thrown at once, and so is a full
+   * limiter queue: the queue is shared by every model, so the next one would only overflow it
+   * too, and local backpressure is not a model's failure. When every model
    * failed, rejects with {@link ClaudeUnavailableError}: permanent when each failure was (no
    * model exists), so neither the cache nor `degrade` stands in for a misnamed model.
    */
@@ -115,6 +118,7 @@ export class ModelChain {
         return { value: await this.#onModel(model, run, call, modelsLeft), model, index }
       } catch (error) {
         if (run.signal.aborted) throw run.signal.reason
+        if (isRateLimitQueueFullError(error)) throw error
         const kind = classifyError(error)
         if (kind !== 'transient' && kind !== 'infrastructure' && !isModelNotFound(error))
           throw error

@@ -62,7 +62,7 @@ export interface ResilientClaudeOptions {
   cache?: CacheOptions | undefined
   /** Last resort when every model failed for a transient reason and the cache had nothing. @default none (throw) */
   degrade?: DegradeHandler | undefined
-  /** `stop_reason: 'max_tokens'`: return the Message, or throw {@link TruncatedResponseError}. @default 'return' */
+  /** `stop_reason: 'max_tokens'`: return the Message (a stream: yield it on), or throw {@link TruncatedResponseError}. @default 'return' */
   onTruncated?: 'return' | 'error' | undefined
   /** Checks an answer; throwing asks again, up to `validateAttempts` answers in all. @default none */
   validate?: ((message: Anthropic.Message) => void | Promise<void>) | undefined
@@ -108,13 +108,13 @@ export interface CallOptions {
 export interface CallMeta {
   /** The model that answered (for a cache hit: the cached answer's model). */
   model: string
-  /** Upstream requests this call made, over all models. */
+  /** Upstream requests this call made, over all models (0 for a replay or a sharer of another call's request). */
   attempts: number
   /** Where the answer came from. */
   source: 'api' | 'cache' | 'degraded'
   /** Wall time of the call. */
   latencyMs: number
-  /** Usage of the answer from the API; undefined for cache and degraded answers. */
+  /** Usage this call spent; undefined for cache and degraded answers and for idempotent replays and sharers. */
   usage: Anthropic.Usage | undefined
   /** Models tried, in order. */
   models: string[]
@@ -122,7 +122,7 @@ export interface CallMeta {
   idempotency?: {
     /** The call's `idempotencyKey`. */
     key: string
-    /** True when the result was stored by an earlier call and replayed. */
+    /** True when this call did not make the request: the result was stored by an earlier call, or made by a concurrent one. */
     replayed: boolean
     /** Upstream requests made under this key in this process, failed calls included: each may have been billed. */
     keyAttempts: number
