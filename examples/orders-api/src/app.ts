@@ -5,6 +5,7 @@ import { createKoaApp } from './koa-app.js'
 export { createExpressApp, type OrdersAppOptions } from './express-app.js'
 export { createKoaApp } from './koa-app.js'
 export { type Order, OrderBook } from './orders.js'
+export { apiKeyHeader, principalId } from './principal.js'
 
 /** Which framework serves the API. */
 export type Framework = 'express' | 'koa'

@@ -1,7 +1,13 @@
 import { type IdempotencyStore, idempotency, MemoryStore } from '@steadfast/idempotency-middleware'
-import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express'
-import { InvalidOrderError, OrderBook, type OrderInput } from './orders.js'
-import { apiKeyHeader, type Problem, problem } from './problem.js'
+import express, {
+  type ErrorRequestHandler,
+  type Express,
+  type Request,
+  type RequestHandler,
+} from 'express'
+import { OrderBook, type OrderInput } from './orders.js'
+import { apiKeyHeader, principalId } from './principal.js'
+import { jsonLimit, noRoute, type Problem, problem, problemFor } from './problem.js'
 
 /** What both app factories accept. */
 export interface OrdersAppOptions {
@@ -26,30 +32,33 @@ const requireApiKey: RequestHandler = (req, res, next) => {
   sendProblem(res, problem(401, 'Unauthorized', `Send your API key in the ${apiKeyHeader} header.`))
 }
 
+const principalOf = (req: Request): string => principalId(req.get(apiKeyHeader) ?? '')
+
 /** The orders API on Express 5, with Idempotency-Key required on POST and PATCH. */
 export function createExpressApp(options: OrdersAppOptions = {}): Express {
   const book = options.book ?? new OrderBook(options.processingMs)
   const app = express()
   app.disable('x-powered-by')
-  app.use(express.json())
+  // Before the body parser, as on Koa: an anonymous body is never parsed.
   app.use(requireApiKey)
+  app.use(express.json({ limit: jsonLimit }))
   app.use(
     idempotency({
       store: options.store ?? new MemoryStore(),
       required: true,
       // One client's key can never replay another client's order.
-      scope: (req) => req.get(apiKeyHeader) ?? '',
+      scope: principalOf,
     }),
   )
 
   app.post('/orders', async (req, res) => {
-    const order = await book.create(req.get(apiKeyHeader) ?? '', (req.body ?? {}) as OrderInput)
+    const order = await book.create(principalOf(req), (req.body ?? {}) as OrderInput)
     res.status(201).location(`/orders/${order.id}`).json(order)
   })
 
   app.patch('/orders/:id', async (req, res) => {
     const order = await book.update(
-      req.get(apiKeyHeader) ?? '',
+      principalOf(req),
       req.params.id ?? '',
       (req.body ?? {}) as OrderInput,
     )
@@ -58,24 +67,15 @@ export function createExpressApp(options: OrdersAppOptions = {}): Express {
   })
 
   app.get('/orders/:id', (req, res) => {
-    const order = book.get(req.get(apiKeyHeader) ?? '', req.params.id)
+    const order = book.get(principalOf(req), req.params.id)
     if (!order) return sendProblem(res, problem(404, 'Not Found', 'No such order.'))
     res.json(order)
   })
 
+  // Express's own 404 is an HTML page.
+  app.use((_req, res) => sendProblem(res, noRoute()))
   const onError: ErrorRequestHandler = (error, _req, res, _next) => {
-    if (error instanceof InvalidOrderError) {
-      return sendProblem(res, problem(400, 'Invalid order', error.message))
-    }
-    const status = typeof error?.status === 'number' && error.status < 500 ? error.status : 500
-    sendProblem(
-      res,
-      problem(
-        status,
-        status === 500 ? 'Internal Server Error' : 'Bad Request',
-        status === 500 ? 'Unexpected error.' : String(error.message),
-      ),
-    )
+    sendProblem(res, problemFor(error))
   }
   app.use(onError)
   return app

@@ -4,8 +4,9 @@ import { MemoryStore } from '@steadfast/idempotency-middleware'
 import { koaIdempotency } from '@steadfast/idempotency-middleware/koa'
 import Koa from 'koa'
 import type { OrdersAppOptions } from './express-app.js'
-import { InvalidOrderError, OrderBook, type OrderInput } from './orders.js'
-import { apiKeyHeader, type Problem, problem } from './problem.js'
+import { OrderBook, type OrderInput } from './orders.js'
+import { apiKeyHeader, principalId } from './principal.js'
+import { jsonLimit, noRoute, type Problem, problem, problemFor } from './problem.js'
 
 function sendProblem(ctx: Koa.Context, body: Problem): void {
   ctx.status = body.status
@@ -13,6 +14,8 @@ function sendProblem(ctx: Koa.Context, body: Problem): void {
   ctx.type = 'application/problem+json'
   ctx.body = body
 }
+
+const principalOf = (ctx: Koa.Context): string => principalId(ctx.get(apiKeyHeader))
 
 /** The orders API on Koa 3, with Idempotency-Key required on POST and PATCH. */
 export function createKoaApp(options: OrdersAppOptions = {}): Koa {
@@ -24,15 +27,10 @@ export function createKoaApp(options: OrdersAppOptions = {}): Koa {
     try {
       await next()
     } catch (error) {
-      if (error instanceof InvalidOrderError) {
-        return sendProblem(ctx, problem(400, 'Invalid order', error.message))
-      }
-      const status = (error as { status?: unknown }).status
-      if (typeof status === 'number' && status < 500) {
-        return sendProblem(ctx, problem(status, 'Bad Request', (error as Error).message))
-      }
-      sendProblem(ctx, problem(500, 'Internal Server Error', 'Unexpected error.'))
+      return sendProblem(ctx, problemFor(error))
     }
+    // Nothing answered (no route, or allowedMethods()' 405): Koa would send plain text.
+    if (ctx.body == null && ctx.status >= 400) sendProblem(ctx, noRoute(ctx.status))
   })
   app.use(async (ctx, next) => {
     if (ctx.get(apiKeyHeader)) return next()
@@ -41,24 +39,25 @@ export function createKoaApp(options: OrdersAppOptions = {}): Koa {
       problem(401, 'Unauthorized', `Send your API key in the ${apiKeyHeader} header.`),
     )
   })
-  app.use(bodyParser())
+  // The same limit as express.json() on the Express app (co-body's default is 1mb).
+  app.use(bodyParser({ jsonLimit }))
   app.use(
     koaIdempotency({
       store: options.store ?? new MemoryStore(),
       required: true,
-      scope: (ctx) => ctx.get(apiKeyHeader),
+      scope: principalOf,
     }),
   )
 
   router.post('/orders', async (ctx) => {
-    const order = await book.create(ctx.get(apiKeyHeader), (ctx.request.body ?? {}) as OrderInput)
+    const order = await book.create(principalOf(ctx), (ctx.request.body ?? {}) as OrderInput)
     ctx.status = 201
     ctx.set('Location', `/orders/${order.id}`)
     ctx.body = order
   })
   router.patch('/orders/:id', async (ctx) => {
     const order = await book.update(
-      ctx.get(apiKeyHeader),
+      principalOf(ctx),
       ctx.params.id ?? '',
       (ctx.request.body ?? {}) as OrderInput,
     )
@@ -66,7 +65,7 @@ export function createKoaApp(options: OrdersAppOptions = {}): Koa {
     ctx.body = order
   })
   router.get('/orders/:id', (ctx) => {
-    const order = book.get(ctx.get(apiKeyHeader), ctx.params.id ?? '')
+    const order = book.get(principalOf(ctx), ctx.params.id ?? '')
     if (!order) return sendProblem(ctx, problem(404, 'Not Found', 'No such order.'))
     ctx.body = order
   })

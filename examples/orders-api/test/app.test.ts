@@ -1,8 +1,52 @@
+import { createHash } from 'node:crypto'
+import {
+  type ClaimResult,
+  type IdempotencyStore,
+  MemoryStore,
+  type StoredResponse,
+} from '@steadfast/idempotency-middleware'
 import request from 'supertest'
 import { describe, expect, it } from 'vitest'
 import { createApp, type Framework, OrderBook } from '../src/app.js'
 
 const frameworks: Framework[] = ['express', 'koa']
+
+/** What the API may show of an API key: a prefix of its SHA-256, never the key. */
+const principalOf = (apiKey: string) =>
+  `key_${createHash('sha256').update(apiKey).digest('hex').slice(0, 16)}`
+
+/** A store that keeps a copy of every response body it is asked to persist. */
+class RecordingStore implements IdempotencyStore {
+  readonly name = 'recording'
+  readonly bodies: string[] = []
+  private readonly inner = new MemoryStore()
+
+  claim(key: string, fingerprint: string, leaseMs: number): Promise<ClaimResult> {
+    return this.inner.claim(key, fingerprint, leaseMs)
+  }
+
+  complete(key: string, token: string, response: StoredResponse, ttlMs: number): Promise<boolean> {
+    this.bodies.push(Buffer.from(response.body).toString('utf8'))
+    return this.inner.complete(key, token, response, ttlMs)
+  }
+
+  release(key: string, token: string): Promise<void> {
+    return this.inner.release(key, token)
+  }
+
+  renew(key: string, token: string, leaseMs: number): Promise<boolean> {
+    return this.inner.renew(key, token, leaseMs)
+  }
+}
+
+/** Asserts an RFC 9457 answer that no cache keeps. */
+function expectProblem(res: request.Response, status: number, title: string): void {
+  expect(res.status).toBe(status)
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
+  expect(res.headers['cache-control']).toBe('no-store')
+  expect(res.body).toMatchObject({ type: expect.any(String), title, status })
+  expect(res.body.detail).toEqual(expect.any(String))
+}
 
 describe.each(frameworks)('orders API on %s', (framework) => {
   function setup(processingMs = 0) {
@@ -99,7 +143,7 @@ describe.each(frameworks)('orders API on %s', (framework) => {
       .expect(201)
     expect(mallory.headers['idempotent-replayed']).toBeUndefined()
     expect(mallory.body.id).not.toBe(alice.body.id)
-    expect(mallory.body.owner).toBe('sk_mallory')
+    expect(mallory.body.owner).toBe(principalOf('sk_mallory'))
     expect(book.writes).toBe(2)
   })
 
@@ -145,5 +189,81 @@ describe.each(frameworks)('orders API on %s', (framework) => {
     const anonymous = await request(app).post('/orders').send({ item: 'book' }).expect(401)
     expect(anonymous.headers['content-type']).toMatch(/^application\/problem\+json/)
     expect(book.writes).toBe(0)
+  })
+
+  it('owns orders by a principal id derived from the API key, never the key itself', async () => {
+    const book = new OrderBook()
+    const store = new RecordingStore()
+    const app = createApp(framework, { book, store })
+    const created = await request(app)
+      .post('/orders')
+      .set('x-api-key', 'sk_live_alice_secret')
+      .set('Idempotency-Key', 'order-6')
+      .send({ item: 'book' })
+      .expect(201)
+    expect(created.body.owner).toBe(principalOf('sk_live_alice_secret'))
+    expect(created.text).not.toContain('sk_live_alice_secret')
+    const replayed = await request(app)
+      .post('/orders')
+      .set('x-api-key', 'sk_live_alice_secret')
+      .set('Idempotency-Key', 'order-6')
+      .send({ item: 'book' })
+      .expect(201)
+    expect(replayed.headers['idempotent-replayed']).toBe('true')
+    expect(replayed.text).not.toContain('sk_live_alice_secret')
+    const fetched = await request(app)
+      .get(`/orders/${created.body.id}`)
+      .set('x-api-key', 'sk_live_alice_secret')
+      .expect(200)
+    expect(fetched.text).not.toContain('sk_live_alice_secret')
+    expect(store.bodies).toHaveLength(1)
+    expect(store.bodies.join('\n')).not.toContain('sk_live_alice_secret')
+    await request(app)
+      .get(`/orders/${created.body.id}`)
+      .set('x-api-key', 'sk_live_mallory')
+      .expect(404)
+  })
+
+  describe('when the request is not one the API serves', () => {
+    it('answers an unknown route with a 404 problem', async () => {
+      const { app } = setup()
+      const res = await request(app).get('/nope').set('x-api-key', 'sk_alice')
+      expectProblem(res, 404, 'Not Found')
+    })
+
+    it('answers a method the route does not serve with a problem', async () => {
+      const { app } = setup()
+      const res = await request(app).delete('/orders/ord_1').set('x-api-key', 'sk_alice')
+      // Express has no 405 of its own; @koa/router's allowedMethods() answers one.
+      expectProblem(
+        res,
+        framework === 'koa' ? 405 : 404,
+        framework === 'koa' ? 'Method Not Allowed' : 'Not Found',
+      )
+    })
+
+    it('answers a body over the 100kb JSON limit with a 413 problem', async () => {
+      const { app, book } = setup()
+      const res = await request(app)
+        .post('/orders')
+        .set('x-api-key', 'sk_alice')
+        .set('Idempotency-Key', 'order-big')
+        .send({ item: 'x'.repeat(200_000) })
+      expectProblem(res, 413, 'Payload Too Large')
+      expect(book.writes).toBe(0)
+    })
+
+    it('answers malformed JSON with a 400 problem that does not echo the body', async () => {
+      const { app, book } = setup()
+      const res = await request(app)
+        .post('/orders')
+        .set('x-api-key', 'sk_alice')
+        .set('Idempotency-Key', 'order-bad-json')
+        .set('content-type', 'application/json')
+        .send('{"item": secret-token')
+      expectProblem(res, 400, 'Invalid JSON')
+      expect(res.text).not.toContain('secret-token')
+      expect(book.writes).toBe(0)
+    })
   })
 })
