@@ -8,6 +8,7 @@ import { adminRoutes } from './admin.js'
 import { BullQueue } from './bullmq-queue.js'
 import { MemoryQueue } from './memory-queue.js'
 import { Metrics } from './metrics.js'
+import { notFound, problemErrors, sendProblem } from './problem.js'
 import type { JobQueue } from './queue.js'
 import { webhookReceiver } from './receiver.js'
 import { claudeWorker } from './worker.js'
@@ -110,18 +111,14 @@ export async function createApp(config: AppConfig): Promise<WebhookApp> {
   app.disable('x-powered-by')
   app.use((_req, res, next) => {
     if (accepting) return next()
-    res
-      .set('Connection', 'close')
-      .set('Retry-After', '1')
-      .status(503)
-      .type('application/problem+json')
-      .json({
-        type: 'https://steadfast.dev/problems/shutting_down',
-        title: 'Shutting down',
-        status: 503,
-        detail: 'This instance is shutting down; retry on another.',
-        code: 'SHUTTING_DOWN',
-      })
+    res.set('Connection', 'close').set('Retry-After', '1')
+    sendProblem(
+      res,
+      503,
+      'SHUTTING_DOWN',
+      'Shutting down',
+      'This instance is shutting down; retry on another.',
+    )
   })
   app.use(
     webhookReceiver({
@@ -132,6 +129,8 @@ export async function createApp(config: AppConfig): Promise<WebhookApp> {
     }),
   )
   app.use(adminRoutes({ queue, metrics, maxQueued, accepting: () => accepting }))
+  app.use(notFound)
+  app.use(problemErrors)
   if (config.worker ?? true) {
     queue.start(
       claudeWorker({

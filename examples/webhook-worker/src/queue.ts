@@ -1,7 +1,7 @@
 /** What the receiver hands to the worker for one webhook event. */
 export interface JobData {
   source: string
-  /** The delivery's idempotency key (header, event id, or a hash of the body). */
+  /** The delivery's idempotency key (the signed event id, or a hash of the body). */
   key: string
   event: unknown
   receivedAt: number

@@ -17,24 +17,26 @@ export interface ReceiverOptions {
   now?: () => number
 }
 
-const printable = /^[\x20-\x7e]{1,255}$/
-
-/** The idempotency key of a delivery: the header, else the event's `id`, else a hash of the body. */
-export function deliveryKey(header: string | undefined, event: unknown, rawBody: Buffer): string {
-  if (header !== undefined) return header
+/**
+ * The idempotency key of a delivery, from signed material only: the event's `id`, else a hash
+ * of the raw body. Headers and the URL are not signed, so a captured delivery replayed with
+ * another `Idempotency-Key` or to another path still gets the same key.
+ */
+export function deliveryKey(event: unknown, rawBody: Buffer): string {
   const id = (event as { id?: unknown } | null)?.id
   if (typeof id === 'string' && id.length > 0) return id
   return createHash('sha256').update(rawBody).digest('hex')
 }
 
-/** The job id for a delivery: stable, so that duplicate deliveries land on the same job. */
-export function jobIdFor(source: string, key: string): string {
-  return `job_${createHash('sha256').update(source).update('\n').update(key).digest('hex').slice(0, 32)}`
+/** The job id for a delivery key: stable, so that duplicate deliveries land on the same job. */
+export function jobIdFor(key: string): string {
+  return `job_${createHash('sha256').update(key).digest('hex').slice(0, 32)}`
 }
 
 /**
  * `POST /webhooks/:source`: verifies the signature over the raw bytes, queues one job per
- * idempotency key and answers 202 at once. Claude is never called in the request path.
+ * signed event (see {@link deliveryKey}) and answers 202 at once. Claude is never called in the
+ * request path.
  */
 export function webhookReceiver(options: ReceiverOptions): Router {
   const { queue, metrics, secret } = options
@@ -74,19 +76,9 @@ export function webhookReceiver(options: ReceiverOptions): Router {
           'The body is not JSON.',
         )
       }
-      const header = req.headersDistinct['idempotency-key']
-      if (header && (header.length > 1 || !printable.test(header[0] ?? ''))) {
-        metrics.rejected.inc({ reason: 'invalid-key' })
-        return sendProblem(
-          res,
-          400,
-          'IDEMPOTENCY_KEY_INVALID',
-          'Invalid Idempotency-Key',
-          'Send one Idempotency-Key of 1-255 printable ASCII characters.',
-        )
-      }
-      const key = deliveryKey(header?.[0], event, rawBody)
-      const id = jobIdFor(source, key)
+      // `source` only labels the job: the path is not signed, so it is no part of the job id.
+      const key = deliveryKey(event, rawBody)
+      const id = jobIdFor(key)
       try {
         const { duplicate } = await queue.enqueue(id, { source, key, event, receivedAt: now() })
         if (duplicate) metrics.duplicates.inc()
