@@ -1,5 +1,6 @@
 import express, { type Express } from 'express'
-import type { SummaryService } from './summary-service.js'
+import { notFound, problem, problemErrors, sendProblem, upstreamProblem } from './problem.js'
+import type { Summary, SummaryService } from './summary-service.js'
 
 /** The service behind `POST /summaries`; any object with a `summarize` method of that shape. */
 export type Summarizer = Pick<SummaryService, 'summarize'>
@@ -11,18 +12,21 @@ export function createApp(service: Summarizer): Express {
   app.post('/summaries', async (req, res) => {
     const text = (req.body as { text?: unknown } | undefined)?.text
     if (typeof text !== 'string' || text.trim() === '') {
-      res.status(400).type('application/problem+json').json({
-        type: 'https://steadfast.dev/problems/summary-text-required',
-        title: 'Text required',
-        status: 400,
-        detail: 'Send a JSON body with a non-empty string `text`.',
-      })
-      return
+      const detail = 'Send a JSON body with a non-empty string `text`.'
+      return sendProblem(res, problem('summary-text-required', 400, 'Text required', detail))
     }
-    const summary = await service.summarize(text)
+    let summary: Summary
+    try {
+      summary = await service.summarize(text)
+    } catch (error) {
+      // What @Fallback let through: Claude refused the call (a 401 is a configuration error).
+      return sendProblem(res, upstreamProblem(error))
+    }
     // A fallback answer is still a 200, but says so, for clients and caches.
     if (summary.source !== 'claude') res.set('Warning', '110 - "summary from fallback"')
     res.json(summary)
   })
+  app.use(notFound)
+  app.use(problemErrors)
   return app
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { ResilientClaude } from '@steadfast/claude-adapter'
+import { classifyError, type ResilientClaude } from '@steadfast/claude-adapter'
 import { CircuitBreaker, Fallback, Retry, retryContext, Timeout } from '@steadfast/retry-decorators'
 
 /** A summary and where it came from. */
@@ -19,9 +19,20 @@ function keyOf(text: string): string {
 }
 
 /**
+ * Whether the fallback may answer for `error`: an outage (429, 529, 5xx, a timeout, an open
+ * breaker), as `classifyError` of @steadfast/claude-adapter sorts them. A rejected call (400,
+ * 401, 403) is the caller's or the deployment's mistake, which stale content would hide.
+ */
+export function isOutage(error: unknown): boolean {
+  const kind = classifyError(error)
+  return kind === 'transient' || kind === 'infrastructure'
+}
+
+/**
  * Summaries from Claude with the resilience policies declared on the method. Read the stack top
- * down, outermost first: a failure that survives the retries (or an open breaker) falls back to
- * the last good summary of the same text, else to an extract of its first sentence.
+ * down, outermost first: an outage that survives the retries (or an open breaker) falls back to
+ * the last good summary of the same text, else to an extract of its first sentence; any other
+ * error (see {@link isOutage}) is thrown.
  */
 export class SummaryService {
   private readonly recent = new Map<string, Summary>()
@@ -32,7 +43,7 @@ export class SummaryService {
   ) {}
 
   /** Summarizes `text` in one or two sentences. */
-  @Fallback('fromCache')
+  @Fallback('fromCache', { on: isOutage })
   @Retry({ maxAttempts: 2, backoff: { initialMs: 50, multiplier: 2, maxMs: 400, jitter: 'full' } })
   @CircuitBreaker(summaryBreaker, { failureThreshold: 3, openMs: 10_000 })
   @Timeout(1_500)

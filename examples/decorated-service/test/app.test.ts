@@ -16,6 +16,15 @@ const modes: Record<'legacy' | 'standard', () => Promise<ServiceModule>> = {
   standard: () => import('../src/summary-service.js?decorators=standard') as Promise<ServiceModule>,
 }
 
+/** Asserts an RFC 9457 answer that no cache keeps. */
+function expectProblem(res: request.Response, status: number, title: string): void {
+  expect(res.status).toBe(status)
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
+  expect(res.headers['cache-control']).toBe('no-store')
+  expect(res.body).toMatchObject({ type: expect.any(String), title, status })
+  expect(res.body.detail).toEqual(expect.any(String))
+}
+
 describe.each(['legacy', 'standard'] as const)('SummaryService with %s decorators', (mode) => {
   let fake: FakeAnthropic
   let mod: ServiceModule
@@ -116,5 +125,45 @@ describe.each(['legacy', 'standard'] as const)('SummaryService with %s decorator
   it('answers 400 problem+json without text', async () => {
     const res = await request(app()).post('/summaries').send({}).expect(400)
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
+  })
+
+  it('answers a 502 problem, not a fallback, when Claude rejects the API key', async () => {
+    fake.script({ status: 401, times: Number.POSITIVE_INFINITY })
+    const res = await request(app())
+      .post('/summaries')
+      .send({ text: 'Invoice 42 was paid. The customer is happy.' })
+    expectProblem(res, 502, 'Bad Gateway')
+    expect(res.headers.warning).toBeUndefined()
+    // A caller or configuration error is not retried either.
+    expect(fake.count()).toBe(1)
+  })
+
+  it('answers a 502 problem when Claude rejects the request as forbidden', async () => {
+    fake.script({ status: 403, times: Number.POSITIVE_INFINITY })
+    const res = await request(app()).post('/summaries').send({ text: 'Forbidden. Really.' })
+    expectProblem(res, 502, 'Bad Gateway')
+  })
+
+  describe('when the request is not one the service serves', () => {
+    it('answers an unknown route with a 404 problem', async () => {
+      expectProblem(await request(app()).get('/nope'), 404, 'Not Found')
+    })
+
+    it('answers malformed JSON with a 400 problem', async () => {
+      const res = await request(app())
+        .post('/summaries')
+        .set('content-type', 'application/json')
+        .send('{"text": oops')
+      expectProblem(res, 400, 'Invalid JSON')
+      expect(fake.count()).toBe(0)
+    })
+
+    it('answers a body over the 100kb limit with a 413 problem', async () => {
+      const res = await request(app())
+        .post('/summaries')
+        .send({ text: 'x'.repeat(200_000) })
+      expectProblem(res, 413, 'Payload Too Large')
+      expect(fake.count()).toBe(0)
+    })
   })
 })
