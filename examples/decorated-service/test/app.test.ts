@@ -7,6 +7,7 @@ import { ResilientClaude } from '@steadfast/claude-adapter'
 import { type FakeAnthropic, startFakeAnthropic } from '@steadfast/claude-adapter/testing'
 import request from 'supertest'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { expectProblem } from '../../../test-support/problem.js'
 import { createApp } from '../src/app.js'
 
 type ServiceModule = typeof import('../src/summary-service.js')
@@ -14,15 +15,6 @@ type ServiceModule = typeof import('../src/summary-service.js')
 const modes: Record<'legacy' | 'standard', () => Promise<ServiceModule>> = {
   legacy: () => import('../src/summary-service.js?decorators=legacy') as Promise<ServiceModule>,
   standard: () => import('../src/summary-service.js?decorators=standard') as Promise<ServiceModule>,
-}
-
-/** Asserts an RFC 9457 answer that no cache keeps. */
-function expectProblem(res: request.Response, status: number, title: string): void {
-  expect(res.status).toBe(status)
-  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
-  expect(res.headers['cache-control']).toBe('no-store')
-  expect(res.body).toMatchObject({ type: expect.any(String), title, status })
-  expect(res.body.detail).toEqual(expect.any(String))
 }
 
 describe.each(['legacy', 'standard'] as const)('SummaryService with %s decorators', (mode) => {

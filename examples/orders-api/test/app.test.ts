@@ -7,6 +7,7 @@ import {
 } from '@steadfast/idempotency-middleware'
 import request from 'supertest'
 import { describe, expect, it } from 'vitest'
+import { expectProblem } from '../../../test-support/problem.js'
 import { createApp, type Framework, OrderBook } from '../src/app.js'
 
 const frameworks: Framework[] = ['express', 'koa']
@@ -37,15 +38,6 @@ class RecordingStore implements IdempotencyStore {
   renew(key: string, token: string, leaseMs: number): Promise<boolean> {
     return this.inner.renew(key, token, leaseMs)
   }
-}
-
-/** Asserts an RFC 9457 answer that no cache keeps. */
-function expectProblem(res: request.Response, status: number, title: string): void {
-  expect(res.status).toBe(status)
-  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
-  expect(res.headers['cache-control']).toBe('no-store')
-  expect(res.body).toMatchObject({ type: expect.any(String), title, status })
-  expect(res.body.detail).toEqual(expect.any(String))
 }
 
 describe.each(frameworks)('orders API on %s', (framework) => {

@@ -3,6 +3,7 @@ import type { FakeAnthropic } from '@steadfast/claude-adapter/testing'
 import { MemoryStore } from '@steadfast/idempotency-middleware'
 import request from 'supertest'
 import { beforeEach, describe, expect, it } from 'vitest'
+import { expectProblem } from '../../../test-support/problem.js'
 import { jobIdFor } from '../src/receiver.js'
 import { claudeWorker } from '../src/worker.js'
 import { deliver, eventually, useHarness } from './support.js'
@@ -196,31 +197,15 @@ describe('webhook-worker (in-process queue)', () => {
   describe('when the request is not one the receiver serves', () => {
     it('answers an unknown route with a 404 problem', async () => {
       const { app: http } = await app({ worker: false })
-      const res = await request(http).get('/nope').expect(404)
-      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
-      expect(res.headers['cache-control']).toBe('no-store')
-      expect(res.body).toMatchObject({
-        type: expect.any(String),
-        title: 'Not Found',
-        status: 404,
-        detail: expect.any(String),
-        code: 'NOT_FOUND',
-      })
+      const res = await request(http).get('/nope')
+      expectProblem(res, 404, 'Not Found', 'NOT_FOUND')
     })
 
     it('answers a delivery over the 1mb limit with a 413 problem and queues nothing', async () => {
       const { app: http, queue } = await app({ worker: false })
       const big = { ...event('evt_big'), data: { blob: 'x'.repeat(1_100_000) } }
-      const res = await deliver(http, big).expect(413)
-      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
-      expect(res.headers['cache-control']).toBe('no-store')
-      expect(res.body).toMatchObject({
-        type: expect.any(String),
-        title: 'Payload Too Large',
-        status: 413,
-        detail: expect.any(String),
-        code: 'WEBHOOK_BODY_TOO_LARGE',
-      })
+      const res = await deliver(http, big)
+      expectProblem(res, 413, 'Payload Too Large', 'WEBHOOK_BODY_TOO_LARGE')
       expect((await queue.depth()).waiting).toBe(0)
     })
   })

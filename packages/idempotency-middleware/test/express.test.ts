@@ -1,6 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { Agent, createServer, request as httpRequest, type Server, ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough, pipeline } from 'node:stream'
@@ -17,7 +16,7 @@ import {
   keepRawBody,
   MemoryStore,
 } from '../src/index.js'
-import { abandonPost, eventLog, postTorn, SpyStore, sleep } from './support.js'
+import { abandonPost, abandonWhileWaiting, eventLog, postTorn, SpyStore, sleep } from './support.js'
 
 type ExpressLib = typeof express5
 const frameworks: [string, ExpressLib][] = [
@@ -694,14 +693,11 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
       try {
         const path = '/slow?status=503'
         const { response: first } = await started(server, { 'Idempotency-Key': 'k' }, {}, path)
-        const { port } = server.address() as AddressInfo
-        const claims = () => store.calls.filter((call) => call === 'claim').length
-        await abandonPost(port, path, () => claims() >= 2)
+        await abandonWhileWaiting(server, store, path)
         await sleep(50)
         release()
         expect((await first).status).toBe(503)
-        const releases = () => log.types().filter((type) => type === 'released').length
-        await vi.waitUntil(() => releases() === 2, { timeout: 3_000 })
+        await vi.waitUntil(() => log.count('released') === 2, { timeout: 3_000 })
         expect(runs).toBe(1)
       } finally {
         server.close()

@@ -10,7 +10,7 @@ import Koa2 from 'koa2'
 import request from 'supertest'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { type KoaIdempotencyOptions, koaIdempotency } from '../src/koa.js'
-import { abandonPost, eventLog, postTorn, SpyStore, sleep } from './support.js'
+import { abandonPost, abandonWhileWaiting, eventLog, postTorn, SpyStore, sleep } from './support.js'
 
 const frameworks: [string, typeof Koa3][] = [
   ['koa 3', Koa3],
@@ -204,12 +204,9 @@ describe.each(frameworks)('koaIdempotency() with %s', (_name, Koa) => {
         .send({})
         .then((r) => r)
       await vi.waitUntil(() => runs === 1)
-      const { port } = server.address() as AddressInfo
-      const claims = () => store.calls.filter((call) => call === 'claim').length
-      await abandonPost(port, path, () => claims() >= 2)
+      await abandonWhileWaiting(server, store, path)
       expect((await first).status).toBe(503)
-      const releases = () => log.types().filter((type) => type === 'released').length
-      await vi.waitUntil(() => releases() === 2, { timeout: 3_000 })
+      await vi.waitUntil(() => log.count('released') === 2, { timeout: 3_000 })
       expect(runs).toBe(1)
     } finally {
       server.close()

@@ -1,4 +1,5 @@
 import { request as httpRequest, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import request from 'supertest'
 import { vi } from 'vitest'
 import type { IdempotencyEvent, IdempotencyStore, StoredResponse } from '../src/index.js'
@@ -63,10 +64,16 @@ export class SpyStore implements IdempotencyStore {
 export function eventLog(): {
   events: IdempotencyEvent[]
   types: () => string[]
+  count: (type: IdempotencyEvent['type']) => number
   onEvent: (e: IdempotencyEvent) => void
 } {
   const events: IdempotencyEvent[] = []
-  return { events, types: () => events.map((e) => e.type), onEvent: (e) => events.push(e) }
+  return {
+    events,
+    types: () => events.map((e) => e.type),
+    count: (type) => events.filter((e) => e.type === type).length,
+    onEvent: (e) => events.push(e),
+  }
 }
 
 /**
@@ -95,4 +102,13 @@ export async function abandonPost(port: number, path: string, started: () => boo
   req.end('{}')
   await vi.waitUntil(started)
   req.destroy()
+}
+
+/**
+ * Sends a duplicate POST to `path` (`Idempotency-Key: k`) and hangs up once it waits for the
+ * key held by a first request, that is once `store` saw its second claim.
+ */
+export async function abandonWhileWaiting(server: Server, store: SpyStore, path: string) {
+  const { port } = server.address() as AddressInfo
+  await abandonPost(port, path, () => store.calls.filter((call) => call === 'claim').length >= 2)
 }
