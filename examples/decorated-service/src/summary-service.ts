@@ -35,11 +35,15 @@ export function isOutage(error: unknown): boolean {
  * error (see {@link isOutage}) is thrown.
  */
 export class SummaryService {
+  // Last good summaries by text hash, least recently stored first: bounded, as every distinct
+  // text a client sends would otherwise stay in memory for the life of the process.
   private readonly recent = new Map<string, Summary>()
 
+  /** `maxRecent`: how many last good summaries the fallback keeps (the oldest go first). */
   constructor(
     private readonly claude: ResilientClaude,
     private readonly model = 'claude-sonnet-5-5',
+    private readonly maxRecent = 1_000,
   ) {}
 
   /** Summarizes `text` in one or two sentences. */
@@ -64,7 +68,12 @@ export class SummaryService {
       source: 'claude',
       model: message.model,
     }
-    this.recent.set(keyOf(text), summary)
+    const key = keyOf(text)
+    this.recent.delete(key)
+    this.recent.set(key, summary)
+    if (this.recent.size > this.maxRecent) {
+      this.recent.delete(this.recent.keys().next().value as string)
+    }
     return summary
   }
 

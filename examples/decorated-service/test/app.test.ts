@@ -31,14 +31,14 @@ describe.each(['legacy', 'standard'] as const)('SummaryService with %s decorator
     defaultRegistry.get(mod.summaryBreaker).reset()
   })
 
-  function app() {
+  function app(maxRecent?: number) {
     const claude = new ResilientClaude({
       client: new Anthropic({ apiKey: 'test', baseURL: fake.url }),
       fallbackModels: ['claude-haiku-5-5'],
       // A registry per test keeps the adapter's per-model breakers from leaking across tests.
       registry: new BreakerRegistry(),
     })
-    return createApp(new mod.SummaryService(claude))
+    return createApp(new mod.SummaryService(claude, undefined, maxRecent))
   }
 
   it('answers from Claude', async () => {
@@ -61,6 +61,23 @@ describe.each(['legacy', 'standard'] as const)('SummaryService with %s decorator
     expect(second.body).toMatchObject({ source: 'cache', text: first.body.text })
     expect(second.body.reason).toMatch(/Error$/)
     expect(second.headers.warning).toContain('fallback')
+  })
+
+  it('keeps the last maxRecent summaries for the fallback, the least recently stored going first', async () => {
+    const server = app(2)
+    const [a, b, c] = ['Build 1 passed.', 'Build 2 failed.', 'Build 3 passed.']
+    // A is stored again after B, so B's is the oldest when C's comes.
+    for (const text of [a, b, a, c]) {
+      await request(server).post('/summaries').send({ text }).expect(200)
+    }
+    fake.outage('claude-sonnet-5-5')
+    fake.outage('claude-haiku-5-5')
+    const sources: string[] = []
+    for (const text of [a, b, c]) {
+      const res = await request(server).post('/summaries').send({ text }).expect(200)
+      sources.push(res.body.source)
+    }
+    expect(sources).toEqual(['cache', 'extract', 'cache'])
   })
 
   it('extracts the first sentence when nothing is cached', async () => {
