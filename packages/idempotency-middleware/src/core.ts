@@ -1,3 +1,4 @@
+import { abortable, sleep } from './abort.js'
 import type { ResponseEncryption } from './encryption.js'
 import {
   IdempotencyConfigError,
@@ -159,8 +160,6 @@ export function withoutBody(response: ReplayResponse): ReplayResponse {
 // Once per process: `idempotent()` builds an engine per call.
 let warnedMemoryInProduction = false
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
 /** The framework-neutral engine: claim, replay or reject, then complete or release. */
 export class IdempotencyEngine {
   /** Where records live (`store`). */
@@ -289,8 +288,11 @@ export class IdempotencyEngine {
   /**
    * Claims `keyHash` for a request with `fingerprint`. A mismatch (422) is reported before
    * in-flight (409); with `onConcurrent: { waitMs }` an in-flight duplicate waits and replays.
+   * Rejects with `signal.reason` once `signal` aborts, while claiming or waiting (a claim that
+   * lands after that is released).
    */
-  async begin(keyHash: string, fingerprint: string): Promise<Decision> {
+  async begin(keyHash: string, fingerprint: string, signal?: AbortSignal): Promise<Decision> {
+    signal?.throwIfAborted()
     const deadline = this.waitMs > 0 ? Date.now() + this.waitMs : 0
     let pollMs = 10
     let woken = false
@@ -298,7 +300,7 @@ export class IdempotencyEngine {
       let result: ClaimResult
       const claiming = this.#claim(keyHash, fingerprint)
       try {
-        result = await this.deadlines.run(claiming, 'claim')
+        result = await abortable(this.deadlines.run(claiming, 'claim'), signal)
       } catch (error) {
         // A claim we gave up on may still land (a Redis client queues commands while it
         // reconnects); nobody would run or release it, so the key would be locked for a lease.
@@ -308,6 +310,7 @@ export class IdempotencyEngine {
           },
           () => {},
         )
+        if (signal?.aborted) throw signal.reason
         return this.#claimFailed(keyHash, error as IdempotencyStoreError)
       }
       const remaining = deadline - Date.now()
@@ -319,23 +322,28 @@ export class IdempotencyEngine {
         // Woken, yet the key is still in flight: a store that wakes waiters without a change
         // (or at once) must not make this loop spin on claims and starve the event loop.
         if (woken) {
-          await sleep(Math.min(pollMs, waitFor))
+          await sleep(Math.min(pollMs, waitFor), signal)
           pollMs = Math.min(pollMs * 2, 250)
         }
         woken = true
         try {
-          await this.deadlines.run(
-            this.store.waitForChange(keyHash, waitFor),
-            'waitForChange',
-            waitFor + this.storeTimeoutMs,
+          // Raced here too: a store may not honour the signal.
+          await abortable(
+            this.deadlines.run(
+              this.store.waitForChange(keyHash, waitFor, signal),
+              'waitForChange',
+              waitFor + this.storeTimeoutMs,
+            ),
+            signal,
           )
         } catch (error) {
+          if (signal?.aborted) throw signal.reason
           this.emit('store-error', keyHash, { error })
-          await sleep(Math.min(pollMs, waitFor))
+          await sleep(Math.min(pollMs, waitFor), signal)
         }
       } else {
-        // Stores without change notification (Redis) get a bounded, backing-off poll.
-        await sleep(Math.min(pollMs, waitFor))
+        // Stores without change notification get a bounded, backing-off poll.
+        await sleep(Math.min(pollMs, waitFor), signal)
         pollMs = Math.min(pollMs * 2, 250)
       }
     }

@@ -50,12 +50,13 @@ export interface IdempotencyStore {
   /** Extends our lease while the handler still runs; false if it was lost. */
   renew(key: string, token: string, leaseMs: number): Promise<boolean>
   /**
-   * Optional: resolves when the record for `key` changes (completed or released) or after
-   * `timeoutMs`, whichever comes first. Without it, waiting duplicates poll `claim()`.
+   * Optional: resolves when the record for `key` changes (completed or released), after
+   * `timeoutMs`, or when `signal` aborts, whichever comes first. Waking early is allowed: the
+   * caller reads the record again either way. Without it, waiting duplicates poll `claim()`.
    */
-  waitForChange?(key: string, timeoutMs: number): Promise<void>
+  waitForChange?(key: string, timeoutMs: number, signal?: AbortSignal): Promise<void>
   /** Optional: the same operations without promises, for in-process stores such as `MemoryStore`. */
   readonly sync?: SyncIdempotencyStore
-  /** Optional: stops timers and frees resources. Never closes an injected client. */
+  /** Optional: stops timers, wakes waiters and frees resources. Never closes an injected client. */
   close?(): Promise<void>
 }

@@ -298,6 +298,22 @@ export function describeStore(
         await waiting
         expect(Date.now() - started).toBeLessThan(5_000)
       })
+
+      it('resolves once its signal aborts, and at once for an aborted one', async (context) => {
+        if (store.waitForChange === undefined) return context.skip()
+        const k = key()
+        const claim = await store.claim(k, 'fp', 60_000)
+        if (claim.state !== 'claimed') throw new Error('not claimed')
+        const controller = new AbortController()
+        const started = Date.now()
+        const waiting = store.waitForChange(k, 60_000, controller.signal)
+        await sleep(20)
+        controller.abort()
+        await waiting
+        await store.waitForChange(k, 60_000, controller.signal)
+        expect(Date.now() - started).toBeLessThan(4_000)
+        await store.release(k, claim.token)
+      })
     })
   })
 }

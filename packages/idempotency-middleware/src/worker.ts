@@ -31,6 +31,13 @@ export interface IdempotentOptions<T> {
   codec?: { encode(value: T): Uint8Array; decode(bytes: Uint8Array): T }
   /** Called for every decision. @default undefined */
   onEvent?: (event: IdempotencyEvent) => void
+  /**
+   * Stops the call before `fn` starts: already aborted, nothing is asked of the store; aborted
+   * while claiming or waiting for a running duplicate, the wait ends (a claim that lands is
+   * released). Either way it rejects with `signal.reason`. Once `fn` runs the signal is not
+   * looked at (see README). @default undefined
+   */
+  signal?: AbortSignal | undefined
 }
 
 const jsonCodec = {
@@ -42,8 +49,9 @@ const jsonCodec = {
  * Runs `fn` once per `key` across every process sharing `store`: a completed key returns the
  * stored result (JSON by default, so a Date comes back as a string), a running duplicate waits or
  * throws {@link IdempotencyConflictError}, and a throwing `fn` releases the key for a retry.
+ * `signal` stops a call that has not started `fn` yet; `fn` itself is never abandoned.
  * @example
- * await idempotent(store, job.id, () => chargeCard(job.data), { ttlMs: 86_400_000 })
+ * await idempotent(store, job.id, () => chargeCard(job.data), { ttlMs: 86_400_000, signal })
  */
 export async function idempotent<T>(
   store: IdempotencyStore,
@@ -59,6 +67,8 @@ export async function idempotent<T>(
   if (typeof scope !== 'string') {
     throw new IdempotencyKeyInvalidError(`idempotent() needs a string scope (got ${scope})`)
   }
+  const signal = options.signal
+  signal?.throwIfAborted()
   const engine = new IdempotencyEngine({
     store,
     ttlMs: options.ttlMs ?? 86_400_000,
@@ -79,7 +89,14 @@ export async function idempotent<T>(
   // Hashed as the HTTP path's is: the natural fingerprint is the job's data, which must not sit
   // in the store in clear (nor grow every record by its size), encryption or not.
   const fingerprint = options.fingerprint ? sha256(options.fingerprint) : ''
-  const decision = await engine.begin(storageKey(scope, key), fingerprint)
+  const decision = await engine.begin(storageKey(scope, key), fingerprint, signal)
+  // The last moment to stop: fn has not started. After this, fn is awaited however long it
+  // runs, as work abandoned half done (a card charged, the result never stored) could neither
+  // release the key (a retry would redo it) nor keep it (the caller would not know its result).
+  if (signal?.aborted) {
+    if (decision.kind === 'run') await decision.claim.release()
+    throw signal.reason
+  }
   switch (decision.kind) {
     case 'error':
       throw decision.error

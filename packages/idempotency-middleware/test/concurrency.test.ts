@@ -112,7 +112,7 @@ describe('when 200 requests with one key arrive at once', () => {
       expect(pids.size).toBe(1)
     })
 
-    it('replays to waiters by polling with onConcurrent.waitMs', async () => {
+    it('replays to waiters with onConcurrent.waitMs', async () => {
       const client = new Redis(redisUrl)
       clients.push(client)
       const counter = { runs: 0 }

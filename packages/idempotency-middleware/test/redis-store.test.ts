@@ -13,25 +13,12 @@ import { noRedis, redisUrl } from '../../../test-support/redis.js'
 import { idempotency } from '../src/index.js'
 import { RedisStore, type RedisStoreOptions } from '../src/redis.js'
 import { describeStore } from '../src/testing.js'
-import { sleep } from './support.js'
+import { counted, sleep } from './support.js'
 
 const clients: { quit(): Promise<unknown> }[] = []
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.quit()))
 })
-
-/** Counts the commands each client sends (the round trips), by wrapping `sendCommand`. */
-function counted<T extends { sendCommand: (...args: never[]) => unknown }>(client: T) {
-  const names: string[] = []
-  const send = client.sendCommand.bind(client) as (...args: unknown[]) => unknown
-  ;(client as unknown as { sendCommand: (...args: unknown[]) => unknown }).sendCommand = (
-    ...args
-  ) => {
-    names.push(String((args[0] as { name: string }).name))
-    return send(...args)
-  }
-  return names
-}
 
 /** Counts the writes reaching `client`'s socket (one per write, or per corked batch). */
 function socketWrites(client: Redis5 | Redis6): { count: number } {

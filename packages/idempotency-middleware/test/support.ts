@@ -7,6 +7,19 @@ import { MemoryStore } from '../src/index.js'
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
+/** Counts the commands each client sends (the round trips), by wrapping `sendCommand`. */
+export function counted<T extends { sendCommand: (...args: never[]) => unknown }>(client: T) {
+  const names: string[] = []
+  const send = client.sendCommand.bind(client) as (...args: unknown[]) => unknown
+  ;(client as unknown as { sendCommand: (...args: unknown[]) => unknown }).sendCommand = (
+    ...args
+  ) => {
+    names.push(String((args[0] as { name: string }).name))
+    return send(...args)
+  }
+  return names
+}
+
 /** A store wrapper that records calls and can delay or fail each operation. */
 export class SpyStore implements IdempotencyStore {
   readonly name = 'spy'

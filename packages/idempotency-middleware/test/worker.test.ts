@@ -80,6 +80,102 @@ describe.each(stores)('idempotent() with %s', (_name, makeStore) => {
     expect(fn).toHaveBeenCalledTimes(1)
   })
 
+  describe('when its signal aborts', () => {
+    const shutdown = () => new Error('worker closing')
+
+    it('throws the reason at once for an aborted signal, without asking the store', async () => {
+      const store = new SpyStore(makeStore())
+      const reason = shutdown()
+      const fn = vi.fn(async () => 1)
+      const signal = AbortSignal.abort(reason)
+      await expect(idempotent(store, 'job', fn, { signal })).rejects.toBe(reason)
+      expect(store.calls).toEqual([])
+      expect(fn).not.toHaveBeenCalled()
+    })
+
+    it('stops waiting for a running duplicate and throws the reason', async () => {
+      const store = makeStore()
+      let finish = () => {}
+      const first = idempotent(
+        store,
+        'job',
+        () =>
+          new Promise<string>((resolve) => {
+            finish = () => resolve('done')
+          }),
+      )
+      await sleep(20)
+      const controller = new AbortController()
+      const reason = shutdown()
+      const again = vi.fn(async () => 'again')
+      const waiter = idempotent(store, 'job', again, {
+        onConcurrent: { waitMs: 60_000 },
+        signal: controller.signal,
+      }).catch((error: unknown) => error)
+      await sleep(50)
+      controller.abort(reason)
+      // Settled by the abort, not by the first call, which is still running.
+      const outcome = await Promise.race([waiter, sleep(3_000).then(() => 'still waiting')])
+      expect(outcome).toBe(reason)
+      finish()
+      expect(await first).toBe('done')
+      expect(again).not.toHaveBeenCalled()
+    })
+
+    it('stops a pending claim, and releases it when it lands', async () => {
+      const store = new SpyStore(makeStore())
+      store.delay.claim = 200
+      const controller = new AbortController()
+      const reason = shutdown()
+      const fn = vi.fn(async () => 1)
+      const call = idempotent(store, 'job', fn, { signal: controller.signal })
+      await sleep(20)
+      controller.abort(reason)
+      await expect(call).rejects.toBe(reason)
+      expect(fn).not.toHaveBeenCalled()
+      // The claim landed after the abort and was released: the key runs again.
+      await vi.waitUntil(() => store.calls.includes('release'), { timeout: 2_000 })
+      store.delay.claim = 0
+      expect(await idempotent(store, 'job', async () => 2)).toBe(2)
+    })
+
+    it('does not start fn when it aborts as the claim lands, and releases the key', async () => {
+      const store = makeStore()
+      const controller = new AbortController()
+      const reason = shutdown()
+      const fn = vi.fn(async () => 1)
+      const onEvent = (event: IdempotencyEvent) => {
+        if (event.type === 'claimed') controller.abort(reason)
+      }
+      await expect(
+        idempotent(store, 'job', fn, { signal: controller.signal, onEvent }),
+      ).rejects.toBe(reason)
+      expect(fn).not.toHaveBeenCalled()
+      expect(await idempotent(store, 'job', async () => 2)).toBe(2)
+    })
+
+    it('lets a running fn finish and stores its result; the signal stops only later calls', async () => {
+      const store = makeStore()
+      const controller = new AbortController()
+      const reason = shutdown()
+      const result = await idempotent(
+        store,
+        'job',
+        async () => {
+          controller.abort(reason)
+          await sleep(20)
+          return 'charged'
+        },
+        { signal: controller.signal },
+      )
+      expect(result).toBe('charged')
+      expect(await idempotent(store, 'job', async () => 'again')).toBe('charged')
+      await expect(
+        idempotent(store, 'other', async () => 1, { signal: controller.signal }),
+      ).rejects.toBe(reason)
+    })
+  })
+
   it('releases the key when fn throws, so a retry runs', async () => {
     const store = makeStore()
     await expect(

@@ -155,8 +155,9 @@ export class MemoryStore implements IdempotencyStore {
     return this.#renew(key, token, leaseMs)
   }
 
-  /** Resolves when `key` completes or is released, or after `timeoutMs`. */
-  waitForChange(key: string, timeoutMs: number): Promise<void> {
+  /** Resolves when `key` completes or is released, after `timeoutMs`, or when `signal` aborts. */
+  waitForChange(key: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.resolve()
     return new Promise((resolve) => {
       let waiters = this.#waiters.get(key)
       if (!waiters) {
@@ -166,12 +167,14 @@ export class MemoryStore implements IdempotencyStore {
       const set = waiters
       const done = () => {
         clearTimeout(timer)
+        signal?.removeEventListener('abort', done)
         set.delete(done)
         if (set.size === 0 && this.#waiters.get(key) === set) this.#waiters.delete(key)
         resolve()
       }
       const timer = setTimeout(done, timeoutMs)
       timer.unref()
+      signal?.addEventListener('abort', done, { once: true })
       set.add(done)
     })
   }
