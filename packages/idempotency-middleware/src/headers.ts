@@ -5,11 +5,16 @@ export const DEFAULT_REPLAY_HEADERS: readonly string[] = [
   'content-type',
   'content-language',
   'content-location',
+  'content-disposition',
   'location',
   'etag',
   'last-modified',
   'link',
+  // Caching metadata travels together: Cache-Control without its Vary lets a shared cache keep
+  // one variant for every client.
   'cache-control',
+  'expires',
+  'vary',
 ]
 
 // Never replayed: per-response, framing, hop-by-hop, per-request or per-client headers.

@@ -255,6 +255,29 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
       expect(runs).toBe(1)
     })
 
+    // A replay that keeps Cache-Control must keep the Vary it was cached under, or a shared
+    // cache stores one variant for all; Content-Disposition and Expires describe the same bytes.
+    it('replays Vary, Content-Disposition and Expires by default', async () => {
+      const app = express()
+      app.use(express.json())
+      app.use(idempotency())
+      app.post('/exports', (_req, res) => {
+        res.set('Cache-Control', 'private, max-age=60')
+        res.set('Vary', 'Accept-Language')
+        res.set('Expires', 'Wed, 09 Dec 2026 00:00:00 GMT')
+        res.attachment('orders.csv').status(201).send('id\n1\n')
+      })
+      const first = await request(app).post('/exports').set('Idempotency-Key', 'k').send({})
+      const replay = await request(app).post('/exports').set('Idempotency-Key', 'k').send({})
+      expect(replay.headers['idempotent-replayed']).toBe('true')
+      expect(replay.headers.vary).toBe('Accept-Language')
+      expect(replay.headers['content-disposition']).toMatch(
+        /^attachment; filename="?orders\.csv"?$/,
+      )
+      expect(replay.headers['content-disposition']).toBe(first.headers['content-disposition'])
+      expect(replay.headers.expires).toBe('Wed, 09 Dec 2026 00:00:00 GMT')
+    })
+
     it('adds headers named in replayHeaders', async () => {
       const app = makeApp({ replayHeaders: ['X-Custom'] })
       await request(app).post('/orders').set('Idempotency-Key', 'k').send({})
