@@ -95,6 +95,11 @@ export class ChangeFeed {
     })
   }
 
+  /** True once closed (by its last store, or because the client ended). */
+  get closed(): boolean {
+    return this.#closed
+  }
+
   /** Wakes every waiter and disconnects the subscriber; later waits end at once. */
   async close(): Promise<void> {
     if (this.#closed) return
@@ -135,5 +140,50 @@ export class ChangeFeed {
 
   #wakeAll(): void {
     for (const channel of [...this.#channels.keys()]) this.#wake(channel)
+  }
+}
+
+/** One store's use of the feed of its client: `close()` ends this store's waits only. */
+export interface ChangeFeedHandle {
+  /** As {@link ChangeFeed.wait}; ends at once once this handle is closed. */
+  wait(
+    channel: string,
+    timeoutMs: number,
+    inFlight: () => Promise<boolean>,
+    signal: AbortSignal | undefined,
+  ): Promise<void>
+  /** Wakes this store's waiters; the last handle of a client closes its feed. */
+  close(): Promise<void>
+}
+
+// Stores on one client (one per tenant, say) share its feed: a subscriber connection and an
+// 'end' listener per store would multiply connections and trip MaxListenersExceededWarning.
+const feeds = new WeakMap<ChangeSource, { feed: ChangeFeed; users: number }>()
+
+/** A handle on the feed of `source`, made with the first store on that client. */
+export function changeFeedFor(source: ChangeSource): ChangeFeedHandle {
+  let shared = feeds.get(source)
+  if (shared === undefined || shared.feed.closed) {
+    shared = { feed: new ChangeFeed(source), users: 0 }
+    feeds.set(source, shared)
+  }
+  const entry = shared
+  entry.users++
+  const closing = new AbortController()
+  return {
+    wait(channel, timeoutMs, inFlight, signal) {
+      if (closing.signal.aborted) return Promise.resolve()
+      const until = signal ? AbortSignal.any([signal, closing.signal]) : closing.signal
+      return entry.feed.wait(channel, timeoutMs, inFlight, until)
+    },
+    async close() {
+      if (closing.signal.aborted) return
+      closing.abort()
+      entry.users--
+      if (entry.users === 0) {
+        if (feeds.get(source) === entry) feeds.delete(source)
+        await entry.feed.close()
+      }
+    },
   }
 }

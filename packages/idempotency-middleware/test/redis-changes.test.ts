@@ -159,6 +159,29 @@ describe.skipIf(noRedis)('RedisStore.waitForChange', () => {
         await vi.waitUntil(async () => (await subscriptions(client, name)).join() === '0')
       })
 
+      // One store per tenant on one client is common: a subscriber and an 'end' listener each
+      // would open a connection per store and trip Node's MaxListenersExceededWarning at 11.
+      it('shares one subscriber among the stores of one client, each close() ending its own waits', async () => {
+        const name = `tenants-${randomUUID()}`
+        const client = connect({ connectionName: name })
+        const stores = Array.from(
+          { length: 12 },
+          (_, i) => new RedisStore({ client, prefix: `tenant-${i}:${randomUUID()}:` }),
+        )
+        for (const store of stores) await store.claim('k', 'fp', 60_000)
+        const waiting = stores.map((store) => store.waitForChange('k', 60_000))
+        await vi.waitUntil(async () => (await subscriptions(client, name)).join() === '0,12')
+        expect(client.listenerCount('end')).toBeLessThanOrEqual(1)
+        const [closed, ...open] = stores as [RedisStore, ...RedisStore[]]
+        await closed.close()
+        expect(await wokenSoon(waiting[0] as Promise<void>)).toBe('woken')
+        expect(await wokenSoon(Promise.race(waiting.slice(1)))).toBe('still waiting')
+        await Promise.all(open.map((store) => store.close()))
+        expect(await wokenSoon(Promise.all(waiting))).toBe('woken')
+        await vi.waitUntil(async () => (await subscriptions(client, name)).join() === '0')
+        expect(client.listenerCount('end')).toBe(0)
+      })
+
       it('falls back to polling while its subscriber connection is down, and still replays', async () => {
         const name = `drop-${randomUUID()}`
         // The subscriber (a duplicate, so with these options) stays down for a second.
