@@ -1,18 +1,27 @@
 import express, { type Router } from 'express'
+import { adminAuth } from './admin-auth.js'
+import { type DlqPage, DlqQueryError, nextDlqPage, parseDlqPage } from './dlq-page.js'
 import type { Metrics } from './metrics.js'
 import { sendProblem } from './problem.js'
 import type { JobQueue } from './queue.js'
 
-/** Job status, dead letters, health and metrics endpoints. */
+/**
+ * Job status and dead letters, behind the admin token (they show payloads and re-run jobs), and
+ * the open health and metrics endpoints (probes and scrapers send no token; no payloads there).
+ */
 export function adminRoutes(options: {
   queue: JobQueue
   metrics: Metrics
   maxQueued: number
+  /** Bearer token of the job and DLQ routes; unset, they answer 404. */
+  adminToken: string | undefined
   /** False once shutdown began: readiness fails so the load balancer stops sending. */
   accepting: () => boolean
 }): Router {
   const { queue, metrics } = options
   const router = express.Router()
+  // Mounted on the prefixes, so that a route added under them later is guarded too.
+  router.use(['/jobs', '/dlq'], adminAuth(options.adminToken))
 
   router.get('/jobs/:id', async (req, res) => {
     const job = await queue.get(req.params.id)
@@ -20,8 +29,19 @@ export function adminRoutes(options: {
     res.json(job)
   })
 
-  router.get('/dlq', async (_req, res) => {
-    res.json({ jobs: await queue.deadLetters() })
+  router.get('/dlq', async (req, res) => {
+    let page: DlqPage
+    try {
+      page = parseDlqPage(req.query)
+    } catch (error) {
+      if (!(error instanceof DlqQueryError)) throw error
+      return sendProblem(res, 400, error.code, 'Invalid query', error.message)
+    }
+    // One job more than the page tells whether a next page exists, without counting the set.
+    const jobs = await queue.deadLetters(page.start, page.limit + 1)
+    if (jobs.length <= page.limit) return res.json({ jobs })
+    const next = nextDlqPage(page)
+    res.links({ next }).json({ jobs: jobs.slice(0, page.limit), next })
   })
 
   router.post('/dlq/:id/replay', async (req, res) => {

@@ -41,6 +41,11 @@ export interface AppConfig {
   maxTokens?: number
   /** Tries per model inside one Claude call. @default 3 */
   claudeAttempts?: number
+  /**
+   * Bearer token of the admin routes (`GET /jobs/:id`, `GET /dlq`, `POST /dlq/:id/replay`).
+   * Unset or empty, those routes answer 404. @default undefined
+   */
+  adminToken?: string | undefined
   /** Run the worker in this process. @default true */
   worker?: boolean
   /** Clock for signature checks (tests). @default Date.now */
@@ -128,7 +133,15 @@ export async function createApp(config: AppConfig): Promise<WebhookApp> {
       ...(config.now ? { now: config.now } : {}),
     }),
   )
-  app.use(adminRoutes({ queue, metrics, maxQueued, accepting: () => accepting }))
+  app.use(
+    adminRoutes({
+      queue,
+      metrics,
+      maxQueued,
+      adminToken: config.adminToken,
+      accepting: () => accepting,
+    }),
+  )
   app.use(notFound)
   app.use(problemErrors)
   if (config.worker ?? true) {

@@ -110,8 +110,9 @@ export class BullQueue implements JobQueue {
     return job ? toView(job as Job<JobData>, state) : undefined
   }
 
-  async deadLetters(): Promise<JobView[]> {
-    const jobs = await this.queue.getFailed(0, 99)
+  async deadLetters(start: number, count: number): Promise<JobView[]> {
+    // BullMQ's range is inclusive at both ends.
+    const jobs = await this.queue.getFailed(start, start + count - 1)
     return jobs.map((job) => toView(job as Job<JobData>, 'failed'))
   }
 

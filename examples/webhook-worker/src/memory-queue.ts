@@ -58,10 +58,11 @@ export class MemoryQueue implements JobQueue {
     return entry && view(entry)
   }
 
-  async deadLetters(): Promise<JobView[]> {
+  async deadLetters(start: number, count: number): Promise<JobView[]> {
     return [...this.jobs.values()]
       .filter((e) => e.status === 'failed')
       .reverse()
+      .slice(start, start + count)
       .map(view)
   }
 

@@ -67,8 +67,8 @@ export interface JobQueue {
   /** Starts processing with `concurrency` jobs at a time. */
   start(handler: JobHandler, options: { concurrency: number }): void
   get(id: string): Promise<JobView | undefined>
-  /** Jobs that exhausted their attempts, newest first. */
-  deadLetters(): Promise<JobView[]>
+  /** Up to `count` of the jobs that exhausted their attempts, newest first, after the first `start`. */
+  deadLetters(start: number, count: number): Promise<JobView[]>
   /** Moves a dead-lettered job back to the queue with fresh attempts; false if it is not there. */
   replay(id: string): Promise<boolean>
   depth(): Promise<QueueDepth>

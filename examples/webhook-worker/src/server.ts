@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { Anthropic } from '@anthropic-ai/sdk'
 import { startFakeAnthropic } from '@steadfast/claude-adapter/testing'
 import { createApp } from './app.js'
@@ -6,6 +7,18 @@ import { serve } from './serve.js'
 // The embedded defaults: memory queue and store, the bundled fake Claude server, a dev secret.
 const secret = process.env.WEBHOOK_SECRET ?? 'whsec_dev_only'
 if (!process.env.WEBHOOK_SECRET) console.warn('WEBHOOK_SECRET is unset: using a development secret')
+// The admin routes show payloads and re-run jobs, so no fixed development token: on the
+// development secret a random one per start, printed; with a real secret and no token, disabled.
+const adminToken =
+  process.env.ADMIN_TOKEN ||
+  (process.env.WEBHOOK_SECRET ? undefined : `adm_dev_${randomBytes(16).toString('hex')}`)
+if (!process.env.ADMIN_TOKEN) {
+  console.warn(
+    adminToken
+      ? `ADMIN_TOKEN is unset: the admin routes take this token until exit: ${adminToken}`
+      : 'ADMIN_TOKEN is unset: the job and DLQ admin routes are disabled (404)',
+  )
+}
 // FAKE_ANTHROPIC_URL points at a fake server someone else runs (tests do).
 const external = process.env.FAKE_ANTHROPIC_URL
 const fake =
@@ -19,6 +32,7 @@ const shutdownMs = Number(process.env.SHUTDOWN_TIMEOUT_MS ?? 10_000)
 const webhook = await createApp({
   secret,
   anthropic,
+  ...(adminToken ? { adminToken } : {}),
   ...(process.env.REDIS_URL ? { redisUrl: process.env.REDIS_URL } : {}),
   ...(process.env.QUEUE_NAME ? { queueName: process.env.QUEUE_NAME } : {}),
   worker: process.env.ROLE !== 'receiver',

@@ -6,7 +6,7 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import { expectProblem } from '../../../test-support/problem.js'
 import { jobIdFor } from '../src/receiver.js'
 import { claudeWorker } from '../src/worker.js'
-import { deliver, eventually, useHarness } from './support.js'
+import { asAdmin, deliver, eventually, useHarness } from './support.js'
 
 const event = (id: string) => ({ id, type: 'invoice.paid', data: { amount: 42 } })
 
@@ -94,7 +94,7 @@ describe('webhook-worker (in-process queue)', () => {
       const { body } = await deliver(http, event('evt_run')).expect(202)
       await deliver(http, event('evt_run')).expect(202)
       const job = await eventually(async () => {
-        const res = await request(http).get(`/jobs/${body.jobId}`)
+        const res = await request(http).get(`/jobs/${body.jobId}`).set(asAdmin)
         return res.body.status === 'completed' ? res.body : undefined
       })
       expect(job.result).toMatchObject({
@@ -111,7 +111,7 @@ describe('webhook-worker (in-process queue)', () => {
       const { app: http } = await app()
       const { body } = await deliver(http, event('evt_fb')).expect(202)
       const job = await eventually(async () => {
-        const res = await request(http).get(`/jobs/${body.jobId}`)
+        const res = await request(http).get(`/jobs/${body.jobId}`).set(asAdmin)
         return res.body.status === 'completed' ? res.body : undefined
       })
       expect(job.result.model).toBe('claude-haiku-5-5')
@@ -139,15 +139,15 @@ describe('webhook-worker (in-process queue)', () => {
       const { app: http } = await app()
       const { body } = await deliver(http, event('evt_outage')).expect(202)
       const dead = await eventually(async () => {
-        const res = await request(http).get('/dlq')
+        const res = await request(http).get('/dlq').set(asAdmin)
         return res.body.jobs.length > 0 ? res.body.jobs : undefined
       })
       expect(dead[0]).toMatchObject({ id: body.jobId, status: 'failed', attempts: 3 })
       fake.restore('claude-sonnet-5-5')
       fake.restore('claude-haiku-5-5')
-      await request(http).post(`/dlq/${body.jobId}/replay`).expect(202)
+      await request(http).post(`/dlq/${body.jobId}/replay`).set(asAdmin).expect(202)
       const job = await eventually(async () => {
-        const res = await request(http).get(`/jobs/${body.jobId}`)
+        const res = await request(http).get(`/jobs/${body.jobId}`).set(asAdmin)
         return res.body.status === 'completed' ? res.body : undefined
       })
       expect(job.result.source).toBe('api')
@@ -159,7 +159,7 @@ describe('webhook-worker (in-process queue)', () => {
       const { app: http } = await app()
       const { body } = await deliver(http, event('evt_dlq')).expect(202)
       const dead = await eventually(async () => {
-        const res = await request(http).get('/dlq')
+        const res = await request(http).get('/dlq').set(asAdmin)
         return res.body.jobs.length > 0 ? res.body.jobs : undefined
       })
       expect(dead).toHaveLength(1)
@@ -167,14 +167,14 @@ describe('webhook-worker (in-process queue)', () => {
       expect(dead[0].error).toMatch(/400|invalid/i)
       expect(fake.count()).toBe(3)
 
-      await request(http).post(`/dlq/${body.jobId}/replay`).expect(202)
+      await request(http).post(`/dlq/${body.jobId}/replay`).set(asAdmin).expect(202)
       const job = await eventually(async () => {
-        const res = await request(http).get(`/jobs/${body.jobId}`)
+        const res = await request(http).get(`/jobs/${body.jobId}`).set(asAdmin)
         return res.body.status === 'completed' ? res.body : undefined
       })
       expect(job.result.source).toBe('api')
-      expect((await request(http).get('/dlq')).body.jobs).toHaveLength(0)
-      await request(http).post('/dlq/job_nope/replay').expect(404)
+      expect((await request(http).get('/dlq').set(asAdmin)).body.jobs).toHaveLength(0)
+      await request(http).post('/dlq/job_nope/replay').set(asAdmin).expect(404)
     })
   })
 

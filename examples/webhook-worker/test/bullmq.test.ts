@@ -8,7 +8,7 @@ import { noRedis, redisUrl } from '../../../test-support/redis.js'
 import { freePort } from '../../../test-support/redis-server.js'
 import { BullQueue, QueueUnavailableError } from '../src/bullmq-queue.js'
 import { signatureHeader, signPayload } from '../src/signature.js'
-import { deliver, eventually, secret, useHarness } from './support.js'
+import { asAdmin, deliver, eventually, secret, useHarness } from './support.js'
 
 const event = (id: string) => ({ id, type: 'deploy.failed', data: { service: 'api' } })
 const unique = () => randomBytes(6).toString('hex')
@@ -29,7 +29,7 @@ describe.skipIf(noRedis)('webhook-worker on BullMQ + Redis', () => {
     const second = await deliver(b.app, event(id)).expect(202)
     expect(second.body).toEqual({ jobId: first.body.jobId, duplicate: true })
     const job = await eventually(async () => {
-      const res = await request(b.app).get(`/jobs/${first.body.jobId}`)
+      const res = await request(b.app).get(`/jobs/${first.body.jobId}`).set(asAdmin)
       return res.body.status === 'completed' ? res.body : undefined
     })
     expect(job.result.model).toBe('claude-sonnet-5-5')
@@ -41,15 +41,35 @@ describe.skipIf(noRedis)('webhook-worker on BullMQ + Redis', () => {
     const app = await harness.app({ redisUrl, queueName: `webhooks-${unique()}` })
     const { body } = await deliver(app.app, event(`evt_${unique()}`)).expect(202)
     await eventually(async () => {
-      const res = await request(app.app).get('/dlq')
+      const res = await request(app.app).get('/dlq').set(asAdmin)
       return res.body.jobs.some((j: { id: string }) => j.id === body.jobId) ? true : undefined
     })
-    await request(app.app).post(`/dlq/${body.jobId}/replay`).expect(202)
+    await request(app.app).post(`/dlq/${body.jobId}/replay`).set(asAdmin).expect(202)
     const job = await eventually(async () => {
-      const res = await request(app.app).get(`/jobs/${body.jobId}`)
+      const res = await request(app.app).get(`/jobs/${body.jobId}`).set(asAdmin)
       return res.body.status === 'completed' ? res.body : undefined
     })
     expect(job.result.source).toBe('api')
+  })
+
+  it('pages the failed set without gaps or repeats', async () => {
+    const queue = new BullQueue({ redisUrl, name: `pages-${unique()}`, attempts: 1 })
+    try {
+      queue.start(() => Promise.reject(new Error('poison')), { concurrency: 1 })
+      for (const id of ['job_p1', 'job_p2', 'job_p3']) {
+        await queue.enqueue(id, { source: 's', key: id, event: {}, receivedAt: Date.now() })
+      }
+      await eventually(async () => ((await queue.depth()).failed === 3 ? true : undefined))
+      const first = await queue.deadLetters(0, 2)
+      const rest = await queue.deadLetters(2, 2)
+      expect(first).toHaveLength(2)
+      expect(rest).toHaveLength(1)
+      expect(new Set([...first, ...rest].map((job) => job.id))).toEqual(
+        new Set(['job_p1', 'job_p2', 'job_p3']),
+      )
+    } finally {
+      await queue.close(1_000)
+    }
   })
 
   it('answers unavailable, instead of hanging, when Redis does not answer', async () => {
@@ -133,13 +153,13 @@ describe.skipIf(noRedis)('webhook-worker on BullMQ + Redis', () => {
         else break
       }
     })
-    await new Promise((resolve) => setTimeout(resolve, 600))
+    // Under load, not after a fixed time: a busy machine may accept only a few in 600 ms.
+    await eventually(async () => (accepted.length >= 20 ? true : undefined), 20_000)
     child.kill('SIGTERM')
     const code = await exited
     stopped = true
     await Promise.all(senders)
     expect(code, output).toBe(0)
-    expect(accepted.length).toBeGreaterThan(10)
 
     // Every accepted job is completed or still in the queue (waiting, delayed, or active with a
     // lock that BullMQ's stalled check hands to the next worker).

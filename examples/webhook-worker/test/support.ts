@@ -6,6 +6,10 @@ import { type AppConfig, createApp, type WebhookApp } from '../src/app.js'
 import { signatureHeader, signPayload } from '../src/signature.js'
 
 export const secret = 'whsec_test'
+/** The admin token {@link makeApp} configures. */
+export const adminToken = 'adm_test_token'
+/** Headers of an admin request. */
+export const asAdmin = { authorization: `Bearer ${adminToken}` }
 
 /** An app wired to the fake Claude server with fast queue retries. */
 export function makeApp(fake: FakeAnthropic, config: Partial<AppConfig> = {}): Promise<WebhookApp> {
@@ -16,6 +20,7 @@ export function makeApp(fake: FakeAnthropic, config: Partial<AppConfig> = {}): P
     backoffMs: 20,
     concurrency: 4,
     claudeTimeoutMs: 5_000,
+    adminToken,
     ...config,
   })
 }
