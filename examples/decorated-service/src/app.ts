@@ -13,7 +13,7 @@ export function createApp(service: Summarizer): Express {
     const text = (req.body as { text?: unknown } | undefined)?.text
     if (typeof text !== 'string' || text.trim() === '') {
       const detail = 'Send a JSON body with a non-empty string `text`.'
-      return sendProblem(res, problem('summary-text-required', 400, 'Text required', detail))
+      return sendProblem(res, problem('SUMMARY_TEXT_REQUIRED', 400, 'Text required', detail))
     }
     let summary: Summary
     try {

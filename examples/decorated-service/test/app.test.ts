@@ -132,8 +132,8 @@ describe.each(['legacy', 'standard'] as const)('SummaryService with %s decorator
   })
 
   it('answers 400 problem+json without text', async () => {
-    const res = await request(app()).post('/summaries').send({}).expect(400)
-    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
+    const res = await request(app()).post('/summaries').send({})
+    expectProblem(res, 400, 'Text required', 'SUMMARY_TEXT_REQUIRED')
   })
 
   it('answers a 502 problem, not a fallback, when Claude rejects the API key', async () => {
@@ -141,7 +141,7 @@ describe.each(['legacy', 'standard'] as const)('SummaryService with %s decorator
     const res = await request(app())
       .post('/summaries')
       .send({ text: 'Invoice 42 was paid. The customer is happy.' })
-    expectProblem(res, 502, 'Bad Gateway')
+    expectProblem(res, 502, 'Bad Gateway', 'SUMMARY_UPSTREAM_ERROR')
     expect(res.headers.warning).toBeUndefined()
     // A caller or configuration error is not retried either.
     expect(fake.count()).toBe(1)
@@ -150,12 +150,12 @@ describe.each(['legacy', 'standard'] as const)('SummaryService with %s decorator
   it('answers a 502 problem when Claude rejects the request as forbidden', async () => {
     fake.script({ status: 403, times: Number.POSITIVE_INFINITY })
     const res = await request(app()).post('/summaries').send({ text: 'Forbidden. Really.' })
-    expectProblem(res, 502, 'Bad Gateway')
+    expectProblem(res, 502, 'Bad Gateway', 'SUMMARY_UPSTREAM_ERROR')
   })
 
   describe('when the request is not one the service serves', () => {
     it('answers an unknown route with a 404 problem', async () => {
-      expectProblem(await request(app()).get('/nope'), 404, 'Not Found')
+      expectProblem(await request(app()).get('/nope'), 404, 'Not Found', 'NOT_FOUND')
     })
 
     it('answers malformed JSON with a 400 problem', async () => {
@@ -163,7 +163,7 @@ describe.each(['legacy', 'standard'] as const)('SummaryService with %s decorator
         .post('/summaries')
         .set('content-type', 'application/json')
         .send('{"text": oops')
-      expectProblem(res, 400, 'Invalid JSON')
+      expectProblem(res, 400, 'Invalid JSON', 'INVALID_JSON')
       expect(fake.count()).toBe(0)
     })
 
@@ -171,8 +171,28 @@ describe.each(['legacy', 'standard'] as const)('SummaryService with %s decorator
       const res = await request(app())
         .post('/summaries')
         .send({ text: 'x'.repeat(200_000) })
-      expectProblem(res, 413, 'Payload Too Large')
+      expectProblem(res, 413, 'Payload Too Large', 'PAYLOAD_TOO_LARGE')
       expect(fake.count()).toBe(0)
     })
+  })
+})
+
+describe('createApp() problems outside the decorated stack', () => {
+  it('answers an error without an HTTP status with a 500 INTERNAL_ERROR problem', async () => {
+    const broken = createApp({
+      summarize: () => Promise.reject(new TypeError('a bug in the summarizer')),
+    })
+    const res = await request(broken).post('/summaries').send({ text: 'Anything.' })
+    expectProblem(res, 500, 'Internal Server Error', 'INTERNAL_ERROR')
+    expect(res.text).not.toContain('a bug')
+  })
+
+  it('answers another client error of the body parser with a BAD_REQUEST problem', async () => {
+    const res = await request(createApp({ summarize: () => Promise.reject(new Error('unused')) }))
+      .post('/summaries')
+      .set('content-type', 'application/json')
+      .set('content-encoding', 'no-such-coding')
+      .send('{"text":"hi"}')
+    expectProblem(res, 415, 'Unsupported Media Type', 'BAD_REQUEST')
   })
 })

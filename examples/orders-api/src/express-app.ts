@@ -29,7 +29,15 @@ function sendProblem(res: express.Response, body: Problem): void {
 
 const requireApiKey: RequestHandler = (req, res, next) => {
   if (req.get(apiKeyHeader)) return next()
-  sendProblem(res, problem(401, 'Unauthorized', `Send your API key in the ${apiKeyHeader} header.`))
+  sendProblem(
+    res,
+    problem(
+      401,
+      'API_KEY_REQUIRED',
+      'Unauthorized',
+      `Send your API key in the ${apiKeyHeader} header.`,
+    ),
+  )
 }
 
 const principalOf = (req: Request): string => principalId(req.get(apiKeyHeader) ?? '')
@@ -62,13 +70,15 @@ export function createExpressApp(options: OrdersAppOptions = {}): Express {
       req.params.id ?? '',
       (req.body ?? {}) as OrderInput,
     )
-    if (!order) return sendProblem(res, problem(404, 'Not Found', 'No such order.'))
+    if (!order)
+      return sendProblem(res, problem(404, 'ORDER_NOT_FOUND', 'Not Found', 'No such order.'))
     res.json(order)
   })
 
   app.get('/orders/:id', (req, res) => {
     const order = book.get(principalOf(req), req.params.id)
-    if (!order) return sendProblem(res, problem(404, 'Not Found', 'No such order.'))
+    if (!order)
+      return sendProblem(res, problem(404, 'ORDER_NOT_FOUND', 'Not Found', 'No such order.'))
     res.json(order)
   })
 

@@ -36,7 +36,12 @@ export function createKoaApp(options: OrdersAppOptions = {}): Koa {
     if (ctx.get(apiKeyHeader)) return next()
     sendProblem(
       ctx,
-      problem(401, 'Unauthorized', `Send your API key in the ${apiKeyHeader} header.`),
+      problem(
+        401,
+        'API_KEY_REQUIRED',
+        'Unauthorized',
+        `Send your API key in the ${apiKeyHeader} header.`,
+      ),
     )
   })
   // The same limit as express.json() on the Express app (co-body's default is 1mb).
@@ -61,12 +66,14 @@ export function createKoaApp(options: OrdersAppOptions = {}): Koa {
       ctx.params.id ?? '',
       (ctx.request.body ?? {}) as OrderInput,
     )
-    if (!order) return sendProblem(ctx, problem(404, 'Not Found', 'No such order.'))
+    if (!order)
+      return sendProblem(ctx, problem(404, 'ORDER_NOT_FOUND', 'Not Found', 'No such order.'))
     ctx.body = order
   })
   router.get('/orders/:id', (ctx) => {
     const order = book.get(principalOf(ctx), ctx.params.id ?? '')
-    if (!order) return sendProblem(ctx, problem(404, 'Not Found', 'No such order.'))
+    if (!order)
+      return sendProblem(ctx, problem(404, 'ORDER_NOT_FOUND', 'Not Found', 'No such order.'))
     ctx.body = order
   })
   app.use(router.routes())

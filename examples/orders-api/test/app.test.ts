@@ -216,11 +216,77 @@ describe.each(frameworks)('orders API on %s', (framework) => {
       .expect(404)
   })
 
+  describe('when the API answers a problem itself', () => {
+    it('answers a request without an API key with a 401 API_KEY_REQUIRED problem', async () => {
+      const { app } = setup()
+      const res = await request(app).post('/orders').send({ item: 'book' })
+      expectProblem(res, 401, 'Unauthorized', 'API_KEY_REQUIRED')
+    })
+
+    it('answers an invalid order with a 400 ORDER_INVALID problem', async () => {
+      const { app } = setup()
+      const res = await request(app)
+        .post('/orders')
+        .set('x-api-key', 'sk_alice')
+        .set('Idempotency-Key', 'order-invalid')
+        .send({ item: '' })
+      expectProblem(res, 400, 'Invalid order', 'ORDER_INVALID')
+    })
+
+    it('answers another client’s or a missing order with a 404 ORDER_NOT_FOUND problem', async () => {
+      const { app } = setup()
+      const created = await request(app)
+        .post('/orders')
+        .set('x-api-key', 'sk_alice')
+        .set('Idempotency-Key', 'order-owned')
+        .send({ item: 'book' })
+        .expect(201)
+      const foreign = await request(app)
+        .get(`/orders/${created.body.id}`)
+        .set('x-api-key', 'sk_bob')
+      expectProblem(foreign, 404, 'Not Found', 'ORDER_NOT_FOUND')
+      const missing = await request(app)
+        .patch('/orders/ord_nope')
+        .set('x-api-key', 'sk_alice')
+        .set('Idempotency-Key', 'pay-nope')
+        .send({ status: 'paid' })
+      expectProblem(missing, 404, 'Not Found', 'ORDER_NOT_FOUND')
+    })
+
+    it('answers a body in an unsupported encoding with a 415 REQUEST_INVALID problem', async () => {
+      const { app, book } = setup()
+      const res = await request(app)
+        .post('/orders')
+        .set('x-api-key', 'sk_alice')
+        .set('Idempotency-Key', 'order-encoding')
+        .set('content-type', 'application/json')
+        .set('content-encoding', 'no-such-coding')
+        .send('{"item":"book"}')
+      expectProblem(res, 415, 'Unsupported Media Type', 'REQUEST_INVALID')
+      expect(book.writes).toBe(0)
+    })
+
+    it('answers a failure of the order book with a 500 INTERNAL_ERROR problem', async () => {
+      class BrokenBook extends OrderBook {
+        override create(): never {
+          throw new Error('the orders database is down')
+        }
+      }
+      const res = await request(createApp(framework, { book: new BrokenBook() }))
+        .post('/orders')
+        .set('x-api-key', 'sk_alice')
+        .set('Idempotency-Key', 'order-broken')
+        .send({ item: 'book' })
+      expectProblem(res, 500, 'Internal Server Error', 'INTERNAL_ERROR')
+      expect(res.text).not.toContain('database')
+    })
+  })
+
   describe('when the request is not one the API serves', () => {
     it('answers an unknown route with a 404 problem', async () => {
       const { app } = setup()
       const res = await request(app).get('/nope').set('x-api-key', 'sk_alice')
-      expectProblem(res, 404, 'Not Found')
+      expectProblem(res, 404, 'Not Found', 'NOT_FOUND')
     })
 
     it('answers a method the route does not serve with a problem', async () => {
@@ -231,6 +297,19 @@ describe.each(frameworks)('orders API on %s', (framework) => {
         res,
         framework === 'koa' ? 405 : 404,
         framework === 'koa' ? 'Method Not Allowed' : 'Not Found',
+        framework === 'koa' ? 'METHOD_NOT_ALLOWED' : 'NOT_FOUND',
+      )
+    })
+
+    it('answers a method no route knows with a problem', async () => {
+      const { app } = setup()
+      const res = await request(app).purge('/orders').set('x-api-key', 'sk_alice')
+      // @koa/router's allowedMethods() answers 501 for a method none of its routes declares.
+      expectProblem(
+        res,
+        framework === 'koa' ? 501 : 404,
+        framework === 'koa' ? 'Not Implemented' : 'Not Found',
+        framework === 'koa' ? 'METHOD_NOT_IMPLEMENTED' : 'NOT_FOUND',
       )
     })
 
@@ -241,7 +320,7 @@ describe.each(frameworks)('orders API on %s', (framework) => {
         .set('x-api-key', 'sk_alice')
         .set('Idempotency-Key', 'order-big')
         .send({ item: 'x'.repeat(200_000) })
-      expectProblem(res, 413, 'Payload Too Large')
+      expectProblem(res, 413, 'Payload Too Large', 'REQUEST_BODY_TOO_LARGE')
       expect(book.writes).toBe(0)
     })
 
@@ -253,7 +332,7 @@ describe.each(frameworks)('orders API on %s', (framework) => {
         .set('Idempotency-Key', 'order-bad-json')
         .set('content-type', 'application/json')
         .send('{"item": secret-token')
-      expectProblem(res, 400, 'Invalid JSON')
+      expectProblem(res, 400, 'Invalid JSON', 'REQUEST_BODY_INVALID')
       expect(res.text).not.toContain('secret-token')
       expect(book.writes).toBe(0)
     })
