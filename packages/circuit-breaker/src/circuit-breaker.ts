@@ -34,7 +34,11 @@ export class CircuitBreaker {
   #window: SlidingWindow | undefined
   #probes = 0
   #probeSuccesses = 0
-  #probeDeadline = 0
+  /**
+   * When each running probe will have settled at the latest, in start order, which is also
+   * deadline order: every probe gets the same `#probeWaitMs`.
+   */
+  #probeDeadlines: number[] = []
   #generation = 0
   #timed: boolean
   /** What a caller turned away while half-open is told to wait: a probe's time, if bounded. */
@@ -263,7 +267,9 @@ export class CircuitBreaker {
       this.#toHalfOpen()
     }
     if (this.#probes >= this.#o.halfOpenMaxCalls) {
-      return this.#reject(Math.max(0, this.#probeDeadline - (now || Date.now())))
+      // The oldest probe frees its slot (or reopens the circuit) first, not the latest one.
+      const first = this.#probeDeadlines[0] ?? 0
+      return this.#reject(Math.max(0, first - (now || Date.now())))
     }
     const gate = this.#gate
     if (gate !== undefined && !gate.tryTake()) {
@@ -291,17 +297,24 @@ export class CircuitBreaker {
     const generation = this.#generation
     this.#probes++
     this.#calls++
-    this.#probeDeadline = Date.now() + this.#probeWaitMs
+    const deadline = Date.now() + this.#probeWaitMs
+    this.#probeDeadlines.push(deadline)
     return runProbe(fn, signal, this.name, this.#o.probeTimeoutMs, (kind, durationMs, error) => {
       gate?.give()
-      this.#probeSettled(generation, kind, durationMs, error)
+      this.#probeSettled(generation, deadline, kind, durationMs, error)
     })
   }
 
-  #probeSettled(generation: number, kind: ProbeOutcome, durationMs: number, error: unknown): void {
+  #probeSettled(
+    generation: number,
+    deadline: number,
+    kind: ProbeOutcome,
+    durationMs: number,
+    error: unknown,
+  ): void {
     if (kind === 'cancelled') {
       // The caller gave up: no outcome, so the slot is freed for another probe.
-      if (generation === this.#generation) this.#probes--
+      if (generation === this.#generation) this.#freeProbeSlot(deadline)
       return
     }
     const slow = this.#countSlow(durationMs)
@@ -310,10 +323,16 @@ export class CircuitBreaker {
     else this.#countSuccess(durationMs, true, error)
     // A probe started before a reset, an isolation or another probe's failure is stale.
     if (generation !== this.#generation) return
-    this.#probes--
+    this.#freeProbeSlot(deadline)
     if (kind === 'timeout') this.#open('probe-timeout')
     else if (failed || slow) this.#open('probe-failed')
     else if (++this.#probeSuccesses >= this.#o.successThreshold) this.#close('probes-succeeded')
+  }
+
+  #freeProbeSlot(deadline: number): void {
+    this.#probes--
+    // Probes with equal deadlines are interchangeable here, so the first equal one is removed.
+    this.#probeDeadlines.splice(this.#probeDeadlines.indexOf(deadline), 1)
   }
 
   #countSlow(durationMs: number): boolean {
@@ -431,6 +450,7 @@ export class CircuitBreaker {
     this.#consecutive = 0
     this.#window?.reset()
     this.#probes = 0
+    this.#probeDeadlines = []
     this.#probeSuccesses = 0
   }
 

@@ -34,7 +34,10 @@ export class CircuitOpenError extends Error {
   declare readonly isCircuitBreakerError: true
   /** Name of the breaker that rejected the call. */
   readonly breaker: string
-  /** Milliseconds until the breaker may let a call through again; `Infinity` while isolated. */
+  /**
+   * Milliseconds until the breaker may let a call through again: the rest of the open period, or
+   * while half-open, until the oldest running probe will have settled; `Infinity` while isolated.
+   */
   readonly retryAfterMs: number
 
   constructor(breaker: string, retryAfterMs: number, options?: ErrorOptions) {

@@ -1,9 +1,13 @@
 import { CircuitBreaker } from './circuit-breaker.js'
+import { mergeOptions } from './merge-options.js'
 import type { CircuitBreakerOptions } from './options.js'
 
 /** Options of a {@link BreakerRegistry}. */
 export interface BreakerRegistryOptions {
-  /** Options every breaker of this registry starts from; `get(name, options)` overrides them. @default {} */
+  /**
+   * Options every breaker of this registry starts from; `get(name, options)` overrides them field
+   * by field, nested ones included (see {@link BreakerRegistry.get}). @default {}
+   */
   defaults?: Omit<CircuitBreakerOptions, 'name'> | undefined
 }
 
@@ -26,11 +30,16 @@ export class BreakerRegistry {
   /**
    * The breaker named `name`, created from `options` on first use. Later calls return the same
    * instance and ignore `options`: the first caller configures it.
+   *
+   * `options` are laid over the registry defaults field by field, nested objects included: with
+   * defaults `{ failureRate: { threshold: 0.5, minimumCalls: 20 } }`, `{ failureRate: { threshold:
+   * 0.2 } }` keeps `minimumCalls: 20`. A field set to `undefined` keeps its default; a `window` of
+   * another `kind` replaces the default window whole; functions (`isFailure`) replace.
    */
   get(name: string, options?: Omit<CircuitBreakerOptions, 'name'>): CircuitBreaker {
     let breaker = this.#breakers.get(name)
     if (breaker === undefined) {
-      breaker = new CircuitBreaker({ ...this.#defaults, ...withoutUndefined(options), name })
+      breaker = new CircuitBreaker({ ...mergeOptions(this.#defaults, options), name })
       this.#breakers.set(name, breaker)
       for (const observer of this.#observers) observer.added(breaker)
     }
@@ -100,16 +109,6 @@ export class BreakerRegistry {
       for (const breaker of breakers) observer.removed(breaker)
     }
   }
-}
-
-// An option explicitly set to undefined means "not set": it must not hide the registry default.
-function withoutUndefined<T extends object>(options: T | undefined): Partial<T> {
-  const defined: Partial<T> = {}
-  if (options === undefined) return defined
-  for (const key of Object.keys(options) as (keyof T)[]) {
-    if (options[key] !== undefined) defined[key] = options[key]
-  }
-  return defined
 }
 
 interface Observer {

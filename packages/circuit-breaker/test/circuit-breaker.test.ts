@@ -303,6 +303,28 @@ describe('CircuitBreaker', () => {
       expect(breaker.state).toBe('closed')
     })
 
+    it('tells callers turned away by several probes when the oldest running one will have settled', async () => {
+      const breaker = await halfOpen({ halfOpenMaxCalls: 2, successThreshold: 3 })
+      const [one, two, three] = [deferred(), deferred(), deferred()]
+      const retryAfter = async () =>
+        ((await settle(breaker, ok)).error as CircuitOpenError).retryAfterMs
+      const first = breaker.execute(() => one.promise)
+      await vi.advanceTimersByTimeAsync(6_000)
+      const second = breaker.execute(() => two.promise)
+      await vi.advanceTimersByTimeAsync(1_000)
+      // The first probe settles or times out within 3 s; the second only within 9 s.
+      expect(await retryAfter()).toBe(3_000)
+      one.resolve('one')
+      await first
+      const third = breaker.execute(() => three.promise)
+      await vi.advanceTimersByTimeAsync(1_000)
+      expect(await retryAfter()).toBe(8_000)
+      two.resolve('two')
+      three.resolve('three')
+      await expect(Promise.all([second, third])).resolves.toEqual(['two', 'three'])
+      expect(breaker.state).toBe('closed')
+    })
+
     it('frees a probe slot once a probe settles', async () => {
       const breaker = await halfOpen({ successThreshold: 2 })
       const first = deferred()

@@ -27,6 +27,48 @@ describe('BreakerRegistry', () => {
     expect(breaker.options.failureThreshold).toBe(2)
   })
 
+  describe('when defaults and get() both set a nested option', () => {
+    const defaults = {
+      failureRate: {
+        threshold: 0.5,
+        minimumCalls: 4,
+        window: { kind: 'time', sizeMs: 60_000, buckets: 6 },
+      },
+    } as const
+
+    it('keeps the default minimumCalls and window when get() overrides only the threshold', () => {
+      const registry = new BreakerRegistry({ defaults })
+      const breaker = registry.get('svc', { failureRate: { threshold: 0.2 } })
+      expect(breaker.options).toMatchObject({
+        rateThreshold: 0.2,
+        minimumCalls: 4,
+        window: { kind: 'time', sizeMs: 60_000, buckets: 6 },
+      })
+      expect(registry.get('plain').options.rateThreshold).toBe(0.5)
+    })
+
+    it('keeps a nested default that get() passes as undefined', () => {
+      const registry = new BreakerRegistry({ defaults })
+      const breaker = registry.get('svc', {
+        failureRate: { threshold: 0.2, minimumCalls: undefined, window: undefined },
+      })
+      expect(breaker.options.minimumCalls).toBe(4)
+      expect(breaker.options.window).toEqual({ kind: 'time', sizeMs: 60_000, buckets: 6 })
+    })
+
+    it('merges a window of the same kind and replaces one of another kind', () => {
+      const registry = new BreakerRegistry({ defaults })
+      const wider = registry.get('wider', {
+        failureRate: { threshold: 0.5, window: { kind: 'time', sizeMs: 120_000 } },
+      })
+      expect(wider.options.window).toEqual({ kind: 'time', sizeMs: 120_000, buckets: 6 })
+      const counted = registry.get('counted', {
+        failureRate: { threshold: 0.5, window: { kind: 'count', size: 50 } },
+      })
+      expect(counted.options.window).toEqual({ kind: 'count', size: 50 })
+    })
+  })
+
   it('lists, forgets and observes breakers', () => {
     const registry = new BreakerRegistry()
     const a = registry.get('a')
