@@ -1,10 +1,14 @@
 import type { Anthropic } from '@anthropic-ai/sdk'
 
-/** Where cached answers live: memory by default, any `{ get, set }` (e.g. over Redis) pluggable. */
+/**
+ * Where cached answers live: memory by default, any `{ get, set }` (e.g. over Redis) pluggable.
+ * The caller may edit what it gets, as it may edit an SDK answer: `get` returns a copy (or a
+ * freshly decoded value), and `set` keeps none of `value` by reference.
+ */
 export interface CacheStore {
-  /** The cached answer for `key`, or undefined. */
+  /** The cached answer for `key`, or undefined: an object no other caller holds. */
   get(key: string): Promise<Anthropic.Message | undefined> | Anthropic.Message | undefined
-  /** Stores `value` under `key` for `ttlMs`. */
+  /** Stores a copy (or an encoding) of `value` under `key` for `ttlMs`. */
   set(key: string, value: Anthropic.Message, ttlMs: number): Promise<void> | void
 }
 

@@ -5,6 +5,7 @@ import {
   MemoryStore,
 } from '@steadfast/idempotency-middleware'
 import { paramsHash } from './canonical.js'
+import { copyMessage } from './copy-message.js'
 import { ClaudeTimeoutError, IdempotencyKeyReuseError } from './errors.js'
 import type {
   CallOptions,
@@ -179,17 +180,19 @@ function replayOf(result: MessageWithMeta): MessageWithMeta {
 
 /**
  * Waits for `shared` on behalf of one caller, who may leave early by its signal or deadline.
- * The first caller still waiting when the run ends gets its result as is (its attempts and
- * usage); the others get a replay of it, so the one request is not counted once per sharer.
+ * The first caller still waiting when the run ends gets its result (its attempts and usage);
+ * the others get a replay of it, so the one request is not counted once per sharer. Each gets
+ * its own copy, so one caller editing its message or meta cannot change another's.
  */
 function join(shared: Shared, options: CallOptions): Promise<MessageWithMeta> {
   const { signal, timeoutMs } = options
   if (signal?.aborted) return Promise.reject(signal.reason)
   shared.waiting += 1
   const take = (result: MessageWithMeta): MessageWithMeta => {
-    if (shared.claimed) return replayOf(result)
+    if (shared.claimed) return copyResult(replayOf(result))
     shared.claimed = true
-    return result
+    // A sole waiter is the run's only reader (no one joins a finished run): no copy needed.
+    return shared.waiting === 1 ? result : copyResult(result)
   }
   // The run itself ends at the first caller's deadline; only an earlier one needs its own timer.
   const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs
@@ -227,4 +230,8 @@ function join(shared: Shared, options: CallOptions): Promise<MessageWithMeta> {
       },
     )
   })
+}
+
+function copyResult(result: MessageWithMeta): MessageWithMeta {
+  return { message: copyMessage(result.message), meta: structuredClone(result.meta) }
 }

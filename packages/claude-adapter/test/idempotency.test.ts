@@ -4,8 +4,8 @@ import {
   MemoryStore,
 } from '@steadfast/idempotency-middleware'
 import { describe, expect, it } from 'vitest'
-import { classifyError, ResilientClaude } from '../src/index.js'
-import { params, rejection, setup } from './helpers.js'
+import { classifyError, isDegraded, ResilientClaude } from '../src/index.js'
+import { PRIMARY, params, rejection, setup } from './helpers.js'
 
 /** A store whose every call fails, like Redis while it is down. */
 const downStore = (): IdempotencyStore => {
@@ -54,6 +54,63 @@ describe('idempotencyKey', () => {
       // A later caller with the key is not handed the cancelled run's abort.
       const { meta } = await claude.messages.createWithMeta(params, { idempotencyKey: 'all-gone' })
       expect(meta.source).toBe('api')
+    })
+  })
+
+  describe('when callers share a request', () => {
+    const extra = { type: 'text', text: 'added by one caller', citations: null } as const
+
+    it('gives each its own message and meta: one caller editing its answer changes no other', async () => {
+      const { fake, claude } = await setup({ latencyMs: 100 })
+      const [a, b, c] = await Promise.all(
+        [1, 2, 3].map(() => claude.messages.createWithMeta(params, { idempotencyKey: 'mine' })),
+      )
+      if (a === undefined || b === undefined || c === undefined) throw new Error('three answers')
+      expect(fake.count()).toBe(1)
+      const pristine = structuredClone(b.message)
+      a.message.content.push(extra)
+      a.meta.models.push('edited')
+      Reflect.deleteProperty(c.message, 'usage')
+      expect(b.message).toEqual(pristine)
+      expect(b.meta.models).toEqual([PRIMARY])
+      // The SDK's non-enumerable request id survives the copy.
+      const ids = [a, b, c].map((r) => (r.message as { _request_id?: string })._request_id)
+      expect(ids).toEqual([ids[0], ids[0], ids[0]])
+      expect(ids[0]).toMatch(/^req_/)
+      const replay = await claude.messages.create(params, { idempotencyKey: 'mine' })
+      expect(replay).toEqual(pristine)
+    })
+
+    it('gives each its own copy of a degraded answer, still marked degraded', async () => {
+      const { fake, claude } = await setup(
+        { latencyMs: 50 },
+        { retry: { maxAttempts: 1 }, degrade: () => 'busy, try later' },
+      )
+      fake.outage(PRIMARY)
+      const [a, b] = await Promise.all(
+        [1, 2].map(() => claude.messages.create(params, { idempotencyKey: 'degraded' })),
+      )
+      if (a === undefined || b === undefined) throw new Error('two answers')
+      a.content.length = 0
+      expect(b.content).toEqual([{ type: 'text', text: 'busy, try later', citations: null }])
+      expect([isDegraded(a), isDegraded(b)]).toEqual([true, true])
+    })
+
+    it('gives each its own copy of a shared cache hit', async () => {
+      const { fake, claude } = await setup(
+        { latencyMs: 20 },
+        { cache: { ttlMs: 60_000, mode: 'first' } },
+      )
+      const cached = await claude.messages.create(params)
+      const [a, b] = await Promise.all(
+        [1, 2].map(() => claude.messages.createWithMeta(params, { idempotencyKey: 'hit' })),
+      )
+      if (a === undefined || b === undefined) throw new Error('two answers')
+      expect([a.meta.source, b.meta.source]).toEqual(['cache', 'cache'])
+      a.message.content.push(extra)
+      expect(b.message).toEqual(cached)
+      expect(await claude.messages.create(params)).toEqual(cached)
+      expect(fake.count()).toBe(1)
     })
   })
 
