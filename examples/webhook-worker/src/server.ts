@@ -3,6 +3,17 @@ import { Anthropic } from '@anthropic-ai/sdk'
 import { startFakeAnthropic } from '@steadfast/claude-adapter/testing'
 import { createApp } from './app.js'
 import { serve } from './serve.js'
+import { readServerEnv, ServerEnvError } from './server-env.js'
+
+const settings = (() => {
+  try {
+    return readServerEnv(process.env)
+  } catch (error) {
+    if (!(error instanceof ServerEnvError)) throw error
+    console.error(`webhook-worker: ${error.message}`)
+    process.exit(2)
+  }
+})()
 
 // The embedded defaults: memory queue and store, the bundled fake Claude server, a dev secret.
 const secret = process.env.WEBHOOK_SECRET ?? 'whsec_dev_only'
@@ -27,18 +38,18 @@ const fake =
     : await startFakeAnthropic({ latencyMs: 20 })
 const baseURL = external ?? fake?.url
 const anthropic = baseURL ? new Anthropic({ apiKey: 'fake', baseURL }) : new Anthropic()
-const shutdownMs = Number(process.env.SHUTDOWN_TIMEOUT_MS ?? 10_000)
+const { shutdownMs } = settings
 
 const webhook = await createApp({
   secret,
   anthropic,
   ...(adminToken ? { adminToken } : {}),
-  ...(process.env.REDIS_URL ? { redisUrl: process.env.REDIS_URL } : {}),
-  ...(process.env.QUEUE_NAME ? { queueName: process.env.QUEUE_NAME } : {}),
-  worker: process.env.ROLE !== 'receiver',
-  concurrency: Number(process.env.CONCURRENCY ?? 8),
+  ...(settings.redisUrl ? { redisUrl: settings.redisUrl } : {}),
+  ...(settings.queueName ? { queueName: settings.queueName } : {}),
+  worker: settings.role !== 'receiver',
+  concurrency: settings.concurrency,
 })
-const serving = await serve(webhook, Number(process.env.PORT ?? 3000))
+const serving = await serve(webhook, settings.port)
 console.log(
   `webhook-worker on ${serving.url} (queue: ${webhook.queue.kind}, claude: ${baseURL ? `fake at ${baseURL}` : 'api.anthropic.com'})`,
 )
