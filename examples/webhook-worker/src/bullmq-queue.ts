@@ -69,7 +69,12 @@ export class BullQueue implements JobQueue {
   private async add(id: string, data: JobData): Promise<EnqueueResult> {
     const counts = await this.queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized')
     const pending = Object.values(counts).reduce((sum, n) => sum + n, 0)
-    if (pending >= this.maxQueued) throw new QueueFullError(this.maxQueued, 1000)
+    if (pending >= this.maxQueued) {
+      // A redelivery of a job already taken is answered as one: a 503 would deny it was accepted.
+      const seen = await this.client.exists(this.seenKey(id))
+      if (seen === 1) return { id, duplicate: true }
+      throw new QueueFullError(this.maxQueued, 1000)
+    }
     // The add is idempotent by jobId; the marker only tells the receiver whether it was first.
     // Adding before marking means a crash in between can never leave a marker without a job.
     await this.queue.add('webhook', data, {
@@ -79,14 +84,13 @@ export class BullQueue implements JobQueue {
       removeOnComplete: { age: Math.ceil(this.dedupeTtlMs / 1000) },
       removeOnFail: false,
     })
-    const first = await this.client.set(
-      `${this.name}:seen:${id}`,
-      '1',
-      'PX',
-      this.dedupeTtlMs,
-      'NX',
-    )
+    const first = await this.client.set(this.seenKey(id), '1', 'PX', this.dedupeTtlMs, 'NX')
     return { id, duplicate: first === null }
+  }
+
+  /** The marker saying a delivery of job `id` was accepted (kept for the dedupe TTL). */
+  private seenKey(id: string): string {
+    return `${this.name}:seen:${id}`
   }
 
   start(handler: JobHandler, options: { concurrency: number }): void {

@@ -36,6 +36,18 @@ describe.skipIf(noRedis)('webhook-worker on BullMQ + Redis', () => {
     expect(fake.count()).toBe(1)
   })
 
+  // The sender retries a 503; one for an event already queued would only repeat until the
+  // backlog drains, and a 503 says "not accepted" about a job that was.
+  it('answers a redelivery of a queued event as a duplicate even when the queue is full', async () => {
+    const queueName = `webhooks-${unique()}`
+    const { app: http } = await harness.app({ redisUrl, queueName, worker: false, maxQueued: 1 })
+    const id = `evt_${unique()}`
+    const first = await deliver(http, event(id)).expect(202)
+    await deliver(http, event(`evt_${unique()}`)).expect(503)
+    const again = await deliver(http, event(id)).expect(202)
+    expect(again.body).toEqual({ jobId: first.body.jobId, duplicate: true })
+  })
+
   it('dead-letters into the failed set and replays from it', async () => {
     fake.script({ status: 400, times: 3 })
     const app = await harness.app({ redisUrl, queueName: `webhooks-${unique()}` })
