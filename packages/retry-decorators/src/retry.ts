@@ -78,9 +78,29 @@ export function retry<T>(
   fn: (attempt: number) => T | PromiseLike<T>,
   options: RetryOptions<T> = NO_OPTIONS as RetryOptions<T>,
 ): Promise<T> {
+  return retryStep(callWithAttempt as Step<Attempt<T>, T>, fn, options)
+}
+
+/**
+ * @internal One attempt of {@link retryStep}: `target` as given to it, `scope` the attempt's (also
+ * the store `retryContext()` reads). A module-level step with a per-call target lets a caller
+ * avoid a closure per call.
+ */
+export type Step<A, T> = (target: A, scope: CallScope) => T | PromiseLike<T>
+
+type Attempt<T> = (attempt: number) => T | PromiseLike<T>
+
+// retry()'s step. `this` stays null, as AsyncLocalStorage.run calls it.
+function callWithAttempt<T>(fn: Attempt<T>, scope: CallScope): T | PromiseLike<T> {
+  return fn.call(null, scope.attempt)
+}
+
+/** @internal {@link retry} of `step(target, scope)`: what the decorators build on. */
+export function retryStep<A, T>(step: Step<A, T>, target: A, options: RetryOptions<T>): Promise<T> {
   try {
     // Up front: a bad number found only when the first retry is computed would replace the
-    // attempt's real error, and only on the failure path.
+    // attempt's real error, and only on the failure path. Per call, as the options object may
+    // have changed since.
     validateRetryOptions(options)
   } catch (error) {
     return Promise.reject(error)
@@ -97,11 +117,11 @@ export function retry<T>(
   const deadline = earliest(outer?.deadline, ownDeadline)
   if (outer?.retrying === true && options.nested !== 'independent') {
     // The outer layer owns retrying: one attempt, outcome passed through as it is.
-    return attemptIn(new RetryScope(signal, deadline, true), fn)
+    return attemptIn(new RetryScope(signal, deadline, true), step, target)
   }
   options.budget?.deposit()
   const scope = new RetryScope(signal, deadline, outer?.retrying === true || maxAttempts > 1)
-  return execute(fn, options, maxAttempts, scope)
+  return execute(step, target, options, maxAttempts, scope)
 }
 
 /**
@@ -122,13 +142,11 @@ export function validateRetryOptions(options: RetryOptions<never>): void {
   if (backoff !== undefined) validateBackoff(backoff)
 }
 
-type Attempt<T> = (attempt: number) => T | PromiseLike<T>
-
 // Runs one attempt inside `scope`; a sync throw becomes a rejection, a sync value a promise.
-function attemptIn<T>(scope: RetryScope, fn: Attempt<T>): Promise<T> {
+function attemptIn<A, T>(scope: RetryScope, step: Step<A, T>, target: A): Promise<T> {
   let result: T | PromiseLike<T>
   try {
-    result = scopeStorage.run(scope, fn, scope.attempt)
+    result = scopeStorage.run(scope, step, target, scope)
   } catch (error) {
     return Promise.reject(error)
   }
@@ -137,20 +155,21 @@ function attemptIn<T>(scope: RetryScope, fn: Attempt<T>): Promise<T> {
 
 // The success path allocates one scope, one closure and one promise (`then`), and arms no timer;
 // the retry loop only starts once the first attempt failed.
-function execute<T>(
-  fn: Attempt<T>,
+function execute<A, T>(
+  step: Step<A, T>,
+  target: A,
   options: RetryOptions<T>,
   maxAttempts: number,
   scope: RetryScope,
 ): Promise<T> {
   const onRejected = (error: unknown): Promise<T> =>
-    retryAfterFailure(fn, options, maxAttempts, scope, error, false)
+    retryAfterFailure(step, target, options, maxAttempts, scope, error, false)
   const { retryOnResult } = options
-  if (retryOnResult === undefined) return attemptIn(scope, fn).then(undefined, onRejected)
-  return attemptIn(scope, fn).then(
+  if (retryOnResult === undefined) return attemptIn(scope, step, target).then(undefined, onRejected)
+  return attemptIn(scope, step, target).then(
     (value) =>
       retryOnResult(value)
-        ? retryAfterFailure(fn, options, maxAttempts, scope, value, true)
+        ? retryAfterFailure(step, target, options, maxAttempts, scope, value, true)
         : value,
     onRejected,
   )
@@ -158,8 +177,9 @@ function execute<T>(
 
 // Entered after attempt `scope.attempt` failed: `failure` is the thrown error, or the value
 // `retryOnResult` rejected when `rejectedValue` is true.
-async function retryAfterFailure<T>(
-  fn: Attempt<T>,
+async function retryAfterFailure<A, T>(
+  step: Step<A, T>,
+  target: A,
   options: RetryOptions<T>,
   maxAttempts: number,
   scope: RetryScope,
@@ -204,7 +224,7 @@ async function retryAfterFailure<T>(
     await sleep(delayMs, scope.signal)
     scope.attempt++
     try {
-      const value = await attemptIn(scope, fn)
+      const value = await attemptIn(scope, step, target)
       if (options.retryOnResult === undefined || !options.retryOnResult(value)) return value
       failure = value
       rejectedValue = true

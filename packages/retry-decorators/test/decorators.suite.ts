@@ -15,7 +15,9 @@ import {
   getResiliencePolicies,
   RESILIENCE_METADATA_KEY,
   Retry,
+  RetryBudget,
   RetryError,
+  retry,
   retryContext,
   Timeout,
   TimeoutError,
@@ -378,6 +380,217 @@ describe(`decorators (${decoratorMode} mode${hasReflectMetadata ? ', reflect-met
         'circuit-breaker',
         'timeout',
       ])
+    })
+  })
+
+  // @Retry straight over @CircuitBreaker runs both layers in one wrapper: these pin down what
+  // the two separate wrappers did, which a fused wrapper could get wrong.
+  describe('@Retry right over @CircuitBreaker', () => {
+    it('puts every attempt through the breaker, which turns later attempts away once open', async () => {
+      const registry = new BreakerRegistry()
+      class Flaky {
+        calls = 0
+        @Retry({ maxAttempts: 4, backoff: fast })
+        @CircuitBreaker('per-attempt', { failureThreshold: 2, openMs: 60_000, registry })
+        async call(): Promise<string> {
+          this.calls++
+          throw new HttpError(503)
+        }
+      }
+      const flaky = new Flaky()
+      const error = await flaky.call().catch((e: unknown) => e)
+      expect(isCircuitOpenError(error)).toBe(true)
+      expect(flaky.calls).toBe(2)
+      const { totals } = registry.get('per-attempt').snapshot()
+      expect([totals.calls, totals.failures, totals.rejections]).toEqual([2, 2, 1])
+    })
+
+    it('runs each attempt in its own scope, so a retry() inside makes one attempt', async () => {
+      const registry = new BreakerRegistry()
+      class Nesting {
+        attempts: (number | undefined)[] = []
+        inner = 0
+        @Retry({ maxAttempts: 3, backoff: fast })
+        @CircuitBreaker('nesting', { failureThreshold: 10, registry })
+        async call(): Promise<string> {
+          this.attempts.push(retryContext()?.attempt)
+          return retry(
+            async () => {
+              this.inner++
+              throw new HttpError(503)
+            },
+            { backoff: fast },
+          )
+        }
+      }
+      const nesting = new Nesting()
+      const error = await nesting.call().catch((e: unknown) => e)
+      expect((error as RetryError).attempts).toBe(3)
+      expect(nesting.attempts).toEqual([1, 2, 3])
+      expect(nesting.inner).toBe(3)
+      expect(retryContext()).toBeUndefined()
+    })
+
+    it('hands the caller’s signal to the breaker and the method, and stops when it aborts', async () => {
+      const controller = new AbortController()
+      const breaker = new Breaker({ name: 'signalled' })
+      const execute = vi.spyOn(breaker, 'execute')
+      class Signalled {
+        signals: (AbortSignal | undefined)[] = []
+        @Retry({ maxAttempts: 3, backoff: { initialMs: 60_000 }, signal: controller.signal })
+        @CircuitBreaker(breaker)
+        async call(): Promise<string> {
+          this.signals.push(retryContext()?.signal)
+          throw new HttpError(503)
+        }
+      }
+      const signalled = new Signalled()
+      const outcome = signalled.call().catch((e: unknown) => e)
+      await vi.waitFor(() => expect(signalled.signals).toHaveLength(1))
+      controller.abort(new Error('caller gave up'))
+      expect(((await outcome) as Error).message).toBe('caller gave up')
+      expect(signalled.signals).toEqual([controller.signal])
+      expect(execute.mock.calls.map((call) => call[1]?.signal)).toEqual([controller.signal])
+      await expect(signalled.call()).rejects.toThrow('caller gave up')
+      expect(breaker.snapshot().totals.calls).toBe(1)
+    })
+
+    it('spends the retry budget: a deposit per call, a withdrawal per retry', async () => {
+      const budget = new RetryBudget({ ratio: 0.5, minPerSecond: 0 })
+      const registry = new BreakerRegistry()
+      class Budgeted {
+        calls = 0
+        @Retry({ maxAttempts: 3, backoff: fast, budget })
+        @CircuitBreaker('budgeted', { failureThreshold: 10, registry })
+        async call(): Promise<string> {
+          this.calls++
+          throw new HttpError(503)
+        }
+      }
+      const budgeted = new Budgeted()
+      const first = await budgeted.call().catch((e: unknown) => e)
+      const second = await budgeted.call().catch((e: unknown) => e)
+      expect([(first as RetryError).reason, (second as RetryError).reason]).toEqual([
+        'budget',
+        'budget',
+      ])
+      // Two deposits of 0.5 pay for exactly one retry, taken by the second call.
+      expect(budgeted.calls).toBe(3)
+    })
+
+    it('gives a fallback above them the final outcome', async () => {
+      const registry = new BreakerRegistry()
+      class Recovering {
+        calls = 0
+        @Fallback('recover')
+        @Retry({ maxAttempts: 3, backoff: fast })
+        @CircuitBreaker('recovering', { failureThreshold: 10, registry })
+        async call(): Promise<unknown> {
+          this.calls++
+          throw new HttpError(503)
+        }
+
+        recover(error: unknown): unknown {
+          return { recovered: error }
+        }
+      }
+      const recovering = new Recovering()
+      const { recovered } = (await recovering.call()) as { recovered: unknown }
+      expect((recovered as RetryError).attempts).toBe(3)
+      expect(recovering.calls).toBe(3)
+      expect(registry.get('recovering').snapshot().totals.failures).toBe(3)
+    })
+
+    it('reads a named policy per call, before the breaker sees the call', async () => {
+      const registry = new BreakerRegistry()
+      const name = `fused-${decoratorMode}-${hasReflectMetadata}`
+      class Named {
+        calls = 0
+        @Retry(name)
+        @CircuitBreaker('named', { registry })
+        async call(): Promise<string> {
+          this.calls++
+          throw new HttpError(503)
+        }
+      }
+      const named = new Named()
+      await expect(named.call()).rejects.toThrow(/No retry policy named/)
+      expect(registry.get('named').snapshot().totals.calls).toBe(0)
+      defineRetryPolicy(name, { maxAttempts: 2, backoff: fast })
+      const error = await named.call().catch((e: unknown) => e)
+      expect((error as RetryError).attempts).toBe(2)
+      expect(named.calls).toBe(2)
+    })
+
+    it('rejects, not throws, when the registry refuses to create the breaker', async () => {
+      class Misconfigured {
+        @Retry({ maxAttempts: 3, backoff: fast })
+        @CircuitBreaker('misconfigured', { failureThreshold: -1, registry: new BreakerRegistry() })
+        async call(): Promise<string> {
+          return 'unreachable'
+        }
+      }
+      const result: unknown = new Misconfigured().call()
+      expect(result).toBeInstanceOf(Promise)
+      await expect(result).rejects.toBeInstanceOf(RangeError)
+    })
+
+    describe('with fake timers', () => {
+      beforeEach(() => {
+        vi.useFakeTimers()
+      })
+      afterEach(() => {
+        vi.useRealTimers()
+      })
+
+      it('keeps a @Timeout placed between them per attempt', async () => {
+        const registry = new BreakerRegistry()
+        class Between {
+          signals: (AbortSignal | undefined)[] = []
+          @Retry({ maxAttempts: 2, backoff: fast })
+          @Timeout(50)
+          @CircuitBreaker('between', { failureThreshold: 10, registry })
+          async call(): Promise<string> {
+            this.signals.push(retryContext()?.signal)
+            return new Promise(() => {})
+          }
+        }
+        const between = new Between()
+        const outcome = between.call().catch((e: unknown) => e)
+        await vi.advanceTimersByTimeAsync(100)
+        const error = (await outcome) as RetryError
+        expect(error.errors.map((e) => e instanceof TimeoutError)).toEqual([true, true])
+        expect(between.signals.map((s) => s?.reason instanceof TimeoutError)).toEqual([true, true])
+      })
+
+      it('gives the method a half-open probe’s signal, aborted on probeTimeoutMs', async () => {
+        const breaker = new Breaker({
+          name: 'fused-probe',
+          failureThreshold: 1,
+          openMs: 1_000,
+          probeTimeoutMs: 500,
+        })
+        class Probed {
+          signal: AbortSignal | undefined
+          @Retry({ maxAttempts: 1 })
+          @CircuitBreaker(breaker)
+          async call(fail: boolean): Promise<string> {
+            if (fail) throw new HttpError(500)
+            this.signal = retryContext()?.signal
+            return new Promise(() => {})
+          }
+        }
+        const probed = new Probed()
+        await expect(probed.call(true)).rejects.toBeInstanceOf(RetryError)
+        await vi.advanceTimersByTimeAsync(1_000)
+        const outcome = probed.call(false).catch((e: unknown) => e)
+        expect(probed.signal?.aborted).toBe(false)
+        await vi.advanceTimersByTimeAsync(500)
+        const error = await outcome
+        expect(isCircuitProbeTimeoutError(error)).toBe(true)
+        expect(probed.signal?.aborted).toBe(true)
+        expect(probed.signal?.reason).toBe(error)
+      })
     })
   })
 

@@ -4,8 +4,9 @@ import {
   type CircuitBreakerOptions,
   defaultRegistry,
 } from '@steadfast/circuit-breaker'
-import { anySignal, type CallScope, scopeStorage } from '../context.js'
+import { scopeStorage } from '../context.js'
 import { methodDecorator, type ResilienceDecorator } from './decorate.js'
+import { executeGuarded, guardedCall, rememberGuard } from './guard.js'
 
 /** Options of the {@link CircuitBreaker} decorator: breaker options plus the registry to use. */
 export interface CircuitBreakerDecoratorOptions extends Omit<CircuitBreakerOptions, 'name'> {
@@ -27,36 +28,17 @@ export function CircuitBreaker(
   options: CircuitBreakerDecoratorOptions = {},
 ): ResilienceDecorator {
   const { registry = defaultRegistry, ...breakerOptions } = options
-  const resolve =
+  const breaker =
     typeof nameOrBreaker === 'string'
       ? () => registry.get(nameOrBreaker, breakerOptions)
       : () => nameOrBreaker
   const name = typeof nameOrBreaker === 'string' ? nameOrBreaker : nameOrBreaker.name
-  return methodDecorator(
-    'CircuitBreaker',
-    { kind: 'circuit-breaker', breaker: name },
-    (method) =>
-      function (this: unknown, ...args: unknown[]): Promise<unknown> {
-        const scope = scopeStorage.getStore()
-        const signal = scope?.signal
-        const call = (given: AbortSignal | undefined) =>
-          given === undefined || given === signal
-            ? method.apply(this, args)
-            : // A half-open probe's own signal, aborted on probeTimeoutMs: the method reads it
-              // from retryContext(), so a probe timeout cancels the method's work too.
-              scopeStorage.run(probeScope(scope, given), () => method.apply(this, args))
-        // Without a signal the breaker takes its lean path (no signal bookkeeping).
-        return signal === undefined ? resolve().execute(call) : resolve().execute(call, { signal })
-      },
-  )
-}
-
-// The caller's scope with the probe's signal joined to its own.
-function probeScope(scope: CallScope | undefined, probe: AbortSignal): CallScope {
-  return {
-    attempt: scope?.attempt ?? 1,
-    signal: anySignal(scope?.signal, probe),
-    deadline: scope?.deadline,
-    retrying: scope?.retrying ?? false,
-  }
+  return methodDecorator('CircuitBreaker', { kind: 'circuit-breaker', breaker: name }, (method) => {
+    const wrapper = function (this: unknown, ...args: unknown[]): Promise<unknown> {
+      const signal = scopeStorage.getStore()?.signal
+      return executeGuarded(breaker(), guardedCall(method, this, args), signal)
+    }
+    rememberGuard(wrapper, { method, breaker })
+    return wrapper
+  })
 }

@@ -1,6 +1,8 @@
-import { type RetryOptions, retry, validateRetryOptions } from '../retry.js'
+import type { Guarded } from '@steadfast/circuit-breaker'
+import { type RetryOptions, retry, retryStep, type Step, validateRetryOptions } from '../retry.js'
 import { getRetryPolicy } from '../retry-policies.js'
 import { type AnyMethod, methodDecorator, type ResilienceDecorator } from './decorate.js'
+import { executeGuarded, type Guard, guardedCall, guardOf } from './guard.js'
 
 /**
  * Retries the method with {@link retry}: inline options, or the name of a policy registered with
@@ -12,26 +14,49 @@ export function Retry(optionsOrName: RetryOptions | string = {}): ResilienceDeco
   if (typeof optionsOrName === 'string') {
     const name = optionsOrName
     return methodDecorator('Retry', { kind: 'retry', options: undefined, name }, (method) =>
-      namedRetry(method, name),
+      retried(method, name),
     )
   }
   const options = optionsOrName
   validateRetryOptions(options)
-  return methodDecorator(
-    'Retry',
-    { kind: 'retry', options, name: undefined },
-    (method) =>
-      function (this: unknown, ...args: unknown[]): Promise<unknown> {
-        return retry(() => method.apply(this, args), options)
-      },
+  return methodDecorator('Retry', { kind: 'retry', options, name: undefined }, (method) =>
+    retried(method, options),
   )
 }
 
-function namedRetry(method: AnyMethod, name: string): AnyMethod {
-  return function (this: unknown, ...args: unknown[]): Promise<unknown> {
-    const options = getRetryPolicy(name)
-    if (options === undefined)
-      return Promise.reject(new RangeError(`No retry policy named "${name}"`))
-    return retry(() => method.apply(this, args), options)
+// Inline options, or the name of a policy to read at call time.
+type Policy = RetryOptions | string
+
+function retried(method: AnyMethod, policy: Policy): AnyMethod {
+  const guard = guardOf(method)
+  if (guard === undefined) {
+    return function (this: unknown, ...args: unknown[]): Promise<unknown> {
+      const options = optionsOf(policy)
+      if (options === undefined) return noPolicy(policy as string)
+      return retry(() => method.apply(this, args), options)
+    }
   }
+  // Straight over @CircuitBreaker: each attempt runs the breaker's steps itself, so a call costs
+  // one wrapper frame, one closure and one scope lookup fewer. Same order as the two wrappers:
+  // the breaker sees every attempt, inside the attempt's scope, with its signal.
+  const step = guardedStep(guard)
+  const inner = guard.method
+  return function (this: unknown, ...args: unknown[]): Promise<unknown> {
+    const options = optionsOf(policy)
+    if (options === undefined) return noPolicy(policy as string)
+    return retryStep(step, guardedCall(inner, this, args), options)
+  }
+}
+
+// Built once per method: the per-call state is all in the target, `guardedCall`'s closure.
+function guardedStep(guard: Guard): Step<Guarded<unknown>, unknown> {
+  return (call, scope) => executeGuarded(guard.breaker(), call, scope.signal)
+}
+
+function optionsOf(policy: Policy): RetryOptions | undefined {
+  return typeof policy === 'string' ? getRetryPolicy(policy) : policy
+}
+
+function noPolicy(name: string): Promise<never> {
+  return Promise.reject(new RangeError(`No retry policy named "${name}"`))
 }
