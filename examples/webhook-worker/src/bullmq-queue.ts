@@ -17,8 +17,6 @@ export interface BullQueueOptions extends QueueOptions {
   redisUrl: string
   /** BullMQ queue name; also the prefix of the duplicate markers. @default 'webhooks' */
   name?: string
-  /** How long a delivery's job id is remembered as seen. @default 24 h */
-  dedupeTtlMs?: number
   /** Enqueueing, depth and ping fail after this long without Redis. @default 2_000 */
   redisTimeoutMs?: number
 }

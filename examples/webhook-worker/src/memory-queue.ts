@@ -15,7 +15,8 @@ interface Entry extends JobView {
 
 /**
  * The embedded default: an in-process queue with the same semantics as the BullMQ one (dedupe
- * by job id, bounded, exponential retries, dead letters). Jobs live as long as the process.
+ * by job id, bounded, exponential retries, dead letters, completed jobs kept for `dedupeTtlMs`).
+ * Unfinished and dead-lettered jobs live as long as the process.
  */
 export class MemoryQueue implements JobQueue {
   readonly kind = 'memory' as const
@@ -29,14 +30,20 @@ export class MemoryQueue implements JobQueue {
   private readonly maxQueued: number
   private readonly attempts: number
   private readonly backoffMs: number
+  private readonly dedupeTtlMs: number
+  // Completed jobs in completion order, so the oldest are forgotten first, as BullMQ's
+  // removeOnComplete age does: a long-running receiver must not keep every job it ever ran.
+  private readonly completedAt: { id: string; at: number }[] = []
 
   constructor(options: QueueOptions = {}) {
     this.maxQueued = options.maxQueued ?? 1000
     this.attempts = options.attempts ?? 3
     this.backoffMs = options.backoffMs ?? 200
+    this.dedupeTtlMs = options.dedupeTtlMs ?? 24 * 60 * 60 * 1000
   }
 
   async enqueue(id: string, data: JobData): Promise<EnqueueResult> {
+    this.forgetExpired()
     if (this.jobs.has(id)) return { id, duplicate: true }
     if (this.closed || this.waiting.length + this.running.size >= this.maxQueued) {
       throw new QueueFullError(this.maxQueued, 1000)
@@ -54,6 +61,7 @@ export class MemoryQueue implements JobQueue {
   }
 
   async get(id: string): Promise<JobView | undefined> {
+    this.forgetExpired()
     const entry = this.jobs.get(id)
     return entry && view(entry)
   }
@@ -79,6 +87,7 @@ export class MemoryQueue implements JobQueue {
   }
 
   async depth(): Promise<QueueDepth> {
+    this.forgetExpired()
     let completed = 0
     let failed = 0
     for (const entry of this.jobs.values()) {
@@ -106,6 +115,17 @@ export class MemoryQueue implements JobQueue {
       }
     }
     this.running.clear()
+  }
+
+  private forgetExpired(): void {
+    const before = Date.now() - this.dedupeTtlMs
+    let expired = 0
+    while (expired < this.completedAt.length && (this.completedAt[expired]?.at ?? 0) <= before) {
+      const { id } = this.completedAt[expired] as { id: string }
+      if (this.jobs.get(id)?.status === 'completed') this.jobs.delete(id)
+      expired++
+    }
+    if (expired > 0) this.completedAt.splice(0, expired)
   }
 
   private pump(): void {
@@ -138,6 +158,7 @@ export class MemoryQueue implements JobQueue {
         if (entry.status !== 'active') return
         entry.status = 'completed'
         entry.result = result
+        this.completedAt.push({ id: entry.id, at: Date.now() })
       },
       (error: unknown) => {
         if (entry.status !== 'active') return

@@ -57,6 +57,8 @@ export interface QueueOptions {
   attempts?: number
   /** First retry delay; doubles on each further attempt. @default 200 */
   backoffMs?: number
+  /** How long a completed job (and so its dedupe) is kept; dead letters stay. @default 24 h */
+  dedupeTtlMs?: number
 }
 
 /** The small interface the receiver and the worker share; BullMQ or in-process behind it. */
