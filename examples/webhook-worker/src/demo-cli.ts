@@ -1,15 +1,21 @@
 import { formatReport, runDemo } from './demo.js'
+import { readDemoArgs } from './demo-args.js'
+import { SettingError } from './settings.js'
 
-function flag(name: string): string | undefined {
-  const index = process.argv.indexOf(`--${name}`)
-  return index === -1 ? undefined : process.argv[index + 1]
-}
+const args = (() => {
+  try {
+    return readDemoArgs(process.argv.slice(2), process.env)
+  } catch (error) {
+    if (!(error instanceof SettingError)) throw error
+    console.error(`demo: ${error.message}`)
+    process.exit(2)
+  }
+})()
 
 const tty = process.stderr.isTTY
 let lastLine = 0
 const report = await runDemo({
-  ...(flag('deliveries') ? { deliveries: Number(flag('deliveries')) } : {}),
-  ...(flag('instances') ? { instances: Number(flag('instances')) } : {}),
+  ...args,
   ...(process.env.REDIS_URL ? { redisUrl: process.env.REDIS_URL } : {}),
   ...(process.env.ANTHROPIC_API_KEY ? { apiKey: process.env.ANTHROPIC_API_KEY } : {}),
   onProgress: ({ sent, total, finished, expected }) => {

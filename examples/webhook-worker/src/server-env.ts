@@ -1,3 +1,5 @@
+import { parseInteger, SettingError } from './settings.js'
+
 /** The settings `src/server.ts` reads from its environment, checked. */
 export interface ServerEnv {
   port: number
@@ -9,11 +11,6 @@ export interface ServerEnv {
   shutdownMs: number
 }
 
-/** A setting that would make the server misbehave; thrown before anything starts. */
-export class ServerEnvError extends Error {
-  override name = 'ServerEnvError'
-}
-
 /**
  * Reads and checks the server's settings, so a typo fails at startup with the variable named
  * instead of turning into a NaN port, a worker with no concurrency, or an unreachable queue.
@@ -21,13 +18,13 @@ export class ServerEnvError extends Error {
 export function readServerEnv(env: NodeJS.ProcessEnv): ServerEnv {
   const role = env.ROLE || 'both'
   if (role !== 'both' && role !== 'receiver') {
-    throw new ServerEnvError(`ROLE must be "both" or "receiver" (got "${role}")`)
+    throw new SettingError(`ROLE must be "both" or "receiver" (got "${role}")`)
   }
   const redisUrl = env.REDIS_URL || undefined
   // The in-process queue lives in this process: a receiver without a worker would accept jobs
   // that nothing ever runs, and lose them at exit.
   if (role === 'receiver' && redisUrl === undefined) {
-    throw new ServerEnvError('ROLE=receiver needs REDIS_URL: its jobs must reach workers elsewhere')
+    throw new SettingError('ROLE=receiver needs REDIS_URL: its jobs must reach workers elsewhere')
   }
   return {
     port: integer(env, 'PORT', 3000, 0, 65_535),
@@ -47,10 +44,5 @@ function integer(
   max: number,
 ): number {
   const raw = env[name]
-  if (raw === undefined || raw === '') return fallback
-  const value = /^\d+$/.test(raw) ? Number(raw) : Number.NaN
-  if (!(value >= min && value <= max)) {
-    throw new ServerEnvError(`${name} must be an integer from ${min} to ${max} (got "${raw}")`)
-  }
-  return value
+  return raw === undefined || raw === '' ? fallback : parseInteger(name, raw, min, max)
 }

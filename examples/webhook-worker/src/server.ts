@@ -3,13 +3,14 @@ import { Anthropic } from '@anthropic-ai/sdk'
 import { startFakeAnthropic } from '@steadfast/claude-adapter/testing'
 import { createApp } from './app.js'
 import { serve } from './serve.js'
-import { readServerEnv, ServerEnvError } from './server-env.js'
+import { readServerEnv } from './server-env.js'
+import { SettingError } from './settings.js'
 
 const settings = (() => {
   try {
     return readServerEnv(process.env)
   } catch (error) {
-    if (!(error instanceof ServerEnvError)) throw error
+    if (!(error instanceof SettingError)) throw error
     console.error(`webhook-worker: ${error.message}`)
     process.exit(2)
   }

@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { freePort } from '../../../test-support/redis-server.js'
-import { readServerEnv, ServerEnvError } from '../src/server-env.js'
+import { readServerEnv } from '../src/server-env.js'
+import { SettingError } from '../src/settings.js'
 
 /** Runs src/server.ts until it exits or starts serving; kills it in the second case. */
 async function startServer(env: Record<string, string>) {
@@ -54,7 +55,7 @@ describe('readServerEnv', () => {
   })
 
   it('refuses a receiver on the in-process queue, whose jobs nothing would run', () => {
-    expect(() => readServerEnv({ ROLE: 'receiver' })).toThrow(ServerEnvError)
+    expect(() => readServerEnv({ ROLE: 'receiver' })).toThrow(SettingError)
     expect(() => readServerEnv({ ROLE: 'receiver' })).toThrow(/ROLE=receiver needs REDIS_URL/)
   })
 
