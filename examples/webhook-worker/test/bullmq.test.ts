@@ -1,6 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
 import type { FakeAnthropic } from '@steadfast/claude-adapter/testing'
 import request from 'supertest'
 import { beforeEach, describe, expect, it } from 'vitest'
@@ -8,7 +6,7 @@ import { noRedis, redisUrl } from '../../../test-support/redis.js'
 import { freePort } from '../../../test-support/redis-server.js'
 import { BullQueue, QueueUnavailableError } from '../src/bullmq-queue.js'
 import { signatureHeader, signPayload } from '../src/signature.js'
-import { asAdmin, deliver, eventually, secret, useHarness } from './support.js'
+import { asAdmin, deliver, eventually, runSource, secret, useHarness } from './support.js'
 
 const event = (id: string) => ({ id, type: 'deploy.failed', data: { service: 'api' } })
 const unique = () => randomBytes(6).toString('hex')
@@ -120,35 +118,22 @@ describe.skipIf(noRedis)('webhook-worker on BullMQ + Redis', () => {
     const queueName = `webhooks-${unique()}`
     const port = await freePort()
     fake.script({ delayMs: 150, times: Number.POSITIVE_INFINITY })
-    const child: ChildProcess = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--conditions=@steadfast/source',
-        fileURLToPath(new URL('../src/server.ts', import.meta.url)),
-      ],
-      {
-        env: {
-          ...process.env,
-          REDIS_URL: redisUrl,
-          WEBHOOK_SECRET: secret,
-          PORT: String(port),
-          QUEUE_NAME: queueName,
-          FAKE_ANTHROPIC_URL: fake.url,
-          CONCURRENCY: '4',
-          SHUTDOWN_TIMEOUT_MS: '3000',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    )
-    let output = ''
-    child.stdout?.on('data', (d) => (output += d))
-    child.stderr?.on('data', (d) => (output += d))
+    const { child, output } = runSource('server.ts', [], {
+      REDIS_URL: redisUrl,
+      WEBHOOK_SECRET: secret,
+      PORT: String(port),
+      QUEUE_NAME: queueName,
+      FAKE_ANTHROPIC_URL: fake.url,
+      CONCURRENCY: '4',
+      SHUTDOWN_TIMEOUT_MS: '3000',
+    })
     const exited = new Promise<number | null>((resolve) =>
       child.once('exit', (code) => resolve(code)),
     )
-    await eventually(async () => (output.includes('webhook-worker on') ? true : undefined), 20_000)
+    await eventually(
+      async () => (output().includes('webhook-worker on') ? true : undefined),
+      20_000,
+    )
 
     const accepted: string[] = []
     let stopped = false
@@ -171,7 +156,7 @@ describe.skipIf(noRedis)('webhook-worker on BullMQ + Redis', () => {
     const code = await exited
     stopped = true
     await Promise.all(senders)
-    expect(code, output).toBe(0)
+    expect(code, output()).toBe(0)
 
     // Every accepted job is completed or still in the queue (waiting, delayed, or active with a
     // lock that BullMQ's stalled check hands to the next worker).

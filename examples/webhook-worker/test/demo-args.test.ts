@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { readDemoArgs } from '../src/demo-args.js'
 import { SettingError } from '../src/settings.js'
+import { runSource } from './support.js'
 
 const redis = { REDIS_URL: 'redis://127.0.0.1:6379' }
 
@@ -29,23 +28,9 @@ describe('readDemoArgs', () => {
   })
 
   it('stops the demo with exit code 2 and the flag named, before it starts anything', async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--conditions=@steadfast/source',
-        fileURLToPath(new URL('../src/demo-cli.ts', import.meta.url)),
-        '--deliveries',
-        'lots',
-      ],
-      { env: { ...process.env, REDIS_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
-    )
-    let output = ''
-    child.stdout.on('data', (d) => (output += d))
-    child.stderr.on('data', (d) => (output += d))
+    const { child, output } = runSource('demo-cli.ts', ['--deliveries', 'lots'], { REDIS_URL: '' })
     const code = await new Promise((resolve) => child.once('exit', resolve))
-    expect(code, output).toBe(2)
-    expect(output).toContain('--deliveries must be an integer')
+    expect(code, output()).toBe(2)
+    expect(output()).toContain('--deliveries must be an integer')
   }, 60_000)
 })

@@ -1,33 +1,20 @@
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { freePort } from '../../../test-support/redis-server.js'
 import { readServerEnv } from '../src/server-env.js'
 import { SettingError } from '../src/settings.js'
+import { runSource } from './support.js'
 
 /** Runs src/server.ts until it exits or starts serving; kills it in the second case. */
 async function startServer(env: Record<string, string>) {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '--conditions=@steadfast/source',
-      fileURLToPath(new URL('../src/server.ts', import.meta.url)),
-    ],
-    { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  )
-  let output = ''
-  child.stdout.on('data', (d) => (output += d))
-  child.stderr.on('data', (d) => (output += d))
+  const { child, output } = runSource('server.ts', [], env)
   const code = await new Promise<number | 'serving'>((resolve) => {
     child.once('exit', (exit) => resolve(exit ?? -1))
     child.stdout.on('data', () => {
-      if (output.includes('webhook-worker on')) resolve('serving')
+      if (output().includes('webhook-worker on')) resolve('serving')
     })
   })
   if (code === 'serving') child.kill('SIGKILL')
-  return { code, output }
+  return { code, output: output() }
 }
 
 describe('readServerEnv', () => {

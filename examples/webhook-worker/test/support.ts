@@ -1,3 +1,6 @@
+import { type ChildProcessByStdio, spawn } from 'node:child_process'
+import type { Readable } from 'node:stream'
+import { fileURLToPath } from 'node:url'
 import { Anthropic } from '@anthropic-ai/sdk'
 import { type FakeAnthropic, startFakeAnthropic } from '@steadfast/claude-adapter/testing'
 import request from 'supertest'
@@ -86,4 +89,27 @@ export function useHarness() {
       return made
     },
   }
+}
+
+/** A script of `src/` run as `npm start` runs it (tsx, source condition), its output gathered. */
+export function runSource(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+): { child: ChildProcessByStdio<null, Readable, Readable>; output: () => string } {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--conditions=@steadfast/source',
+      fileURLToPath(new URL(`../src/${script}`, import.meta.url)),
+      ...args,
+    ],
+    { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  let output = ''
+  child.stdout.on('data', (d) => (output += d))
+  child.stderr.on('data', (d) => (output += d))
+  return { child, output: () => output }
 }
