@@ -163,6 +163,20 @@ export class BullQueue implements JobQueue {
     return Promise.race([op, timeout]).finally(() => clearTimeout(timer))
   }
 
+  /**
+   * Deletes the queue (every job, any state) and its seen-markers from Redis: the demo's
+   * cleanup, so a run leaves nothing in the Redis it was pointed at. Nothing may run on it.
+   */
+  async obliterate(): Promise<void> {
+    await this.queue.obliterate({ force: true })
+    let cursor = '0'
+    do {
+      const [next, keys] = await this.client.scan(cursor, 'MATCH', this.seenKey('*'), 'COUNT', 500)
+      if (keys.length > 0) await this.client.unlink(...keys)
+      cursor = next
+    } while (cursor !== '0')
+  }
+
   async close(timeoutMs: number): Promise<void> {
     if (this.worker) {
       const worker = this.worker

@@ -3,6 +3,7 @@ import { Anthropic } from '@anthropic-ai/sdk'
 import { type FakeAnthropic, startFakeAnthropic } from '@steadfast/claude-adapter/testing'
 import type { Counter } from 'prom-client'
 import { createApp, type WebhookApp } from './app.js'
+import { BullQueue } from './bullmq-queue.js'
 import { type Delivery, generateDeliveries } from './deliveries.js'
 import { type Serving, serve } from './serve.js'
 import type { JobResult } from './worker.js'
@@ -40,6 +41,8 @@ export interface DemoProgress {
 export interface DemoReport {
   claude: 'fake' | 'api'
   queue: 'memory' | 'bullmq'
+  /** The BullMQ queue of this run (deleted when it ends). */
+  queueName?: string
   instances: number
   delivered: number
   accepted: number
@@ -102,12 +105,16 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     : new Anthropic({ apiKey: options.apiKey ?? '' })
   const apps: WebhookApp[] = []
   const servers: Serving[] = []
+  const runId = randomBytes(4).toString('hex')
+  // Its own queue, deleted at the end: on the default one, workers of a real deployment on the
+  // same Redis would take the demo's jobs, and every run would leave its jobs behind.
+  const queueName = options.redisUrl ? `webhooks-demo-${runId}` : undefined
   try {
     for (let i = 0; i < instances; i++) {
       const app = await createApp({
         secret,
         anthropic,
-        ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
+        ...(options.redisUrl && queueName ? { redisUrl: options.redisUrl, queueName } : {}),
         // 0.25 + 0.5 + 1 + 2 s of retries: past the injected outage and the breakers' 1 s.
         attempts: 5,
         backoffMs: 250,
@@ -119,7 +126,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       apps.push(app)
       servers.push(await serve(app))
     }
-    const runId = randomBytes(4).toString('hex')
     const deliveries = generateDeliveries(secret, {
       count,
       idPrefix: `evt_${runId}`,
@@ -239,6 +245,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     return {
       claude: fake ? 'fake' : 'api',
       queue: queue.kind,
+      ...(queueName ? { queueName } : {}),
       instances,
       delivered: deliveries.length,
       accepted: statuses.accepted,
@@ -261,6 +268,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
   } finally {
     await Promise.all(servers.map((s) => s.stop(5_000)))
     await fake?.close()
+    if (options.redisUrl && queueName) {
+      const leftovers = new BullQueue({ redisUrl: options.redisUrl, name: queueName })
+      try {
+        await leftovers.obliterate()
+      } finally {
+        await leftovers.close(1_000)
+      }
+    }
   }
 }
 

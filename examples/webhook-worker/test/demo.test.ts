@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis'
 import { describe, expect, it } from 'vitest'
 import { noRedis, redisUrl } from '../../../test-support/redis.js'
 import { formatReport, runDemo } from '../src/demo.js'
@@ -31,6 +32,15 @@ describe('the npm start demo', () => {
       expect(report.queue).toBe('bullmq')
       expect(report.instances).toBe(2)
       expect(report.checks.filter((c) => !c.ok)).toEqual([])
+      // Its own queue, not a deployment's default 'webhooks', and nothing of it left in Redis.
+      expect(report.queueName).toMatch(/^webhooks-demo-[0-9a-f]{8}$/)
+      const redis = new Redis(redisUrl)
+      try {
+        expect(await redis.keys(`bull:${report.queueName}:*`)).toEqual([])
+        expect(await redis.keys(`${report.queueName}:seen:*`)).toEqual([])
+      } finally {
+        await redis.quit()
+      }
     },
     60_000,
   )
