@@ -19,6 +19,7 @@ export type {
   SuccessEvent,
 } from './events.js'
 export { isServerFailure } from './is-failure.js'
+export { mergeOptions } from './merge-options.js'
 export type {
   CircuitBreakerOptions,
   CircuitState,

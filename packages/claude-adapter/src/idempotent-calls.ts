@@ -162,8 +162,8 @@ export class IdempotentCalls {
 
 /**
  * `result` for a caller that did not make its requests (a replay from the record, or a sharer
- * of another caller's run): no attempts and no usage, so summing `meta` over calls counts the
- * tokens and requests billed once.
+ * of another caller's run): no attempts, no usage and no models tried, so summing `meta` over
+ * calls counts the tokens, requests and fallbacks once.
  */
 function replayOf(result: MessageWithMeta): MessageWithMeta {
   const { idempotency } = result.meta
@@ -173,6 +173,7 @@ function replayOf(result: MessageWithMeta): MessageWithMeta {
       ...result.meta,
       attempts: 0,
       usage: undefined,
+      models: [],
       ...(idempotency === undefined ? {} : { idempotency: { ...idempotency, replayed: true } }),
     },
   }

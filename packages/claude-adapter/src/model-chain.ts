@@ -1,10 +1,7 @@
-import type {
-  BreakerRegistry,
-  CircuitBreaker,
-  CircuitBreakerOptions,
-} from '@steadfast/circuit-breaker'
+import type { BreakerRegistry, CircuitBreaker } from '@steadfast/circuit-breaker'
 import { retry, retryAfterMs } from '@steadfast/retry-decorators'
 import { modelDeadline, withAttemptTimeout } from './attempt-timeout.js'
+import { type ModelBreakerOptions, modelBreakerOptions } from './breaker-options.js'
 import { classifyError, isModelNotFound, isRetryable, shouldRetryModel } from './classify.js'
 import {
   ClaudeAttemptTimeoutError,
@@ -31,18 +28,6 @@ export interface ChainRun {
   readonly models: string[]
 }
 
-// The breaker's generic 10 s probe timeout is shorter than a long generation: a healthy but slow
-// half-open probe would time out, fail the call and re-open the circuit.
-const PROBE_TIMEOUT_MS = 120_000
-
-// A failure rate, not a run of consecutive failures: under many concurrent callers a run of five
-// happens by chance at a 30% error rate, and a tripped primary would then only cost answers.
-const DEFAULT_BREAKER: Omit<CircuitBreakerOptions, 'name'> = {
-  isFailure: isRetryable,
-  probeTimeoutMs: PROBE_TIMEOUT_MS,
-  failureRate: { threshold: 0.6, minimumCalls: 20, window: { kind: 'count', size: 50 } },
-}
-
 const DEFAULT_BACKOFF = { initialMs: 500, multiplier: 2, maxMs: 8_000, jitter: 'full' } as const
 
 /**
@@ -51,7 +36,7 @@ const DEFAULT_BACKOFF = { initialMs: 500, multiplier: 2, maxMs: 8_000, jitter: '
  */
 export class ModelChain {
   readonly #registry: BreakerRegistry
-  readonly #breakerOptions: Omit<CircuitBreakerOptions, 'name'>
+  readonly #breakerOptions: ModelBreakerOptions
   readonly #retry: ClaudeRetryOptions
   readonly #limiter: RateLimiter
   readonly #emit: (event: ClaudeEvent) => void
@@ -60,17 +45,14 @@ export class ModelChain {
 
   constructor(options: {
     registry: BreakerRegistry
-    breaker: Omit<CircuitBreakerOptions, 'name'> | undefined
+    breaker: ModelBreakerOptions | undefined
     retry: ClaudeRetryOptions | undefined
     limiter: RateLimiter
     emit: (event: ClaudeEvent) => void
     watchBreakers: boolean
   }) {
     this.#registry = options.registry
-    this.#breakerOptions =
-      options.breaker === undefined
-        ? DEFAULT_BREAKER
-        : { isFailure: isRetryable, probeTimeoutMs: PROBE_TIMEOUT_MS, ...options.breaker }
+    this.#breakerOptions = modelBreakerOptions(options.breaker)
     this.#retry = options.retry ?? {}
     this.#limiter = options.limiter
     this.#emit = options.emit

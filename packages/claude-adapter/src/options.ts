@@ -47,9 +47,13 @@ export interface ResilientClaudeOptions {
   /** Retry policy per model. @default { maxAttempts: 3 } */
   retry?: ClaudeRetryOptions | undefined
   /**
-   * Options of the per-model breakers `claude:<model>` (applied when the registry creates them;
-   * `isFailure` defaults to {@link isRetryable} and `probeTimeoutMs` to 120_000 when you pass
-   * your own: a half-open probe past it is aborted and the call moves to the next model). One
+   * Options of the per-model breakers `claude:<model>` (applied when the registry creates them).
+   * Yours are laid over the defaults at every depth, as the registry does: `{ openMs: 5_000 }`
+   * keeps the default `failureRate`, and `{ failureRate: { threshold: 0.5 } }` keeps its
+   * `minimumCalls` and `window`. Setting `failureThreshold` without `failureRate` picks the
+   * consecutive-failures policy instead, so the default `failureRate` is dropped (a breaker
+   * ignores `failureThreshold` while a `failureRate` is set, as it does when you set both).
+   * A half-open probe past `probeTimeoutMs` is aborted and the call moves to the next model. One
    * breaker per model string named in a call, kept by the registry: use a fixed list of models.
    * @default { isFailure: isRetryable, probeTimeoutMs: 120_000, failureRate: { threshold: 0.6, minimumCalls: 20, window: { kind: 'count', size: 50 } } }
    */
@@ -116,7 +120,7 @@ export interface CallMeta {
   latencyMs: number
   /** Usage this call spent; undefined for cache and degraded answers and for idempotent replays and sharers. */
   usage: Anthropic.Usage | undefined
-  /** Models tried, in order. */
+  /** Models this call tried, in order ([] for a cache hit before calling, an idempotent replay or a sharer). */
   models: string[]
   /** Set when the call had an `idempotencyKey`. */
   idempotency?: {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { params, setup } from './helpers.js'
+import { FALLBACK, PRIMARY, params, setup } from './helpers.js'
 
 // Summing `meta.usage` (or `meta.attempts`) over calls must give what was billed: one request.
 describe('usage of an idempotent answer', () => {
@@ -45,5 +45,28 @@ describe('usage of an idempotent answer', () => {
     expect(fake.count()).toBe(1)
     expect(metas.map((m) => m.usage?.output_tokens)).toEqual([6, undefined])
     expect(metas.map((m) => m.attempts)).toEqual([1, 0])
+  })
+})
+
+// `meta.models` is what this call tried: a fallback counted from it must be counted once.
+describe('models of an idempotent answer', () => {
+  it('are not listed by a replay: it tried none, though `model` still names the answer’s', async () => {
+    const { fake, claude } = await setup({}, { fallbackModels: [FALLBACK] })
+    fake.outage(PRIMARY)
+    const first = await claude.messages.createWithMeta(params, { idempotencyKey: 'm' })
+    const replay = await claude.messages.createWithMeta(params, { idempotencyKey: 'm' })
+    expect(first.meta).toMatchObject({ model: FALLBACK, models: [PRIMARY, FALLBACK] })
+    expect(replay.meta).toMatchObject({ model: FALLBACK, models: [], attempts: 0 })
+  })
+
+  it('are listed once among concurrent callers sharing one request', async () => {
+    const { fake, claude } = await setup({ latencyMs: 100 })
+    const results = await Promise.all(
+      Array.from({ length: 3 }, () =>
+        claude.messages.createWithMeta(params, { idempotencyKey: 'cm' }),
+      ),
+    )
+    expect(fake.count()).toBe(1)
+    expect(results.map((r) => r.meta.models)).toEqual([[PRIMARY], [], []])
   })
 })
