@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it, vi } from 'vitest'
 import { noRedis, redisUrl } from '../../../test-support/redis.js'
@@ -356,5 +359,17 @@ describe('idempotent() when the store fails', () => {
       await idempotent(store, 'job', async () => 1, { onStoreError: 'fail-open', onEvent }),
     ).toBe(1)
     expect(onEvent).toHaveBeenCalledWith(expect.objectContaining({ type: 'store-error' }))
+  })
+})
+
+describe('idempotent() with MemoryStore in a process with nothing else to do', () => {
+  it('keeps the process alive while a duplicate waits on a lapsed claim, then lets it exit', async () => {
+    const fixture = fileURLToPath(new URL('./fixtures/wait-on-lapsed-claim.ts', import.meta.url))
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', '--conditions=@steadfast/source', fixture],
+      { timeout: 10_000 },
+    )
+    expect(stdout).toBe('RESULT ran\n')
   })
 })

@@ -172,8 +172,9 @@ export class MemoryStore implements IdempotencyStore {
         if (set.size === 0 && this.#waiters.get(key) === set) this.#waiters.delete(key)
         resolve()
       }
+      // Not unref()ed, unlike the sweeper: a worker awaiting a lapsed claim may have nothing else
+      // keeping the process alive, and it would exit mid-wait. Cleared on wake, abort or close().
       const timer = setTimeout(done, timeoutMs)
-      timer.unref()
       signal?.addEventListener('abort', done, { once: true })
       set.add(done)
     })
