@@ -7,11 +7,23 @@ import {
   type ResolvedOptions,
   resolveOptions,
 } from './options.js'
-import { type ProbeOutcome, runProbe } from './probe.js'
+import type { BreakerPermit } from './permit.js'
+import { type ProbeOutcome, ProbePermit, runProbe } from './probe.js'
 import { createWindow, type SlidingWindow } from './sliding-window.js'
 import type { CircuitSnapshot, ExecuteOptions, Guarded, ProbeGate } from './types.js'
 
 const OPEN_ERROR_PROTOTYPE = CircuitOpenError.prototype
+
+// The closed-state permit reports through these; assigned in CircuitBreaker's static block, the
+// one place that can reach its private methods, so permits and execute() share one path.
+let succeeded: (breaker: CircuitBreaker, durationMs: number, generation: number) => void
+let failed: (
+  breaker: CircuitBreaker,
+  error: unknown,
+  durationMs: number,
+  signal: AbortSignal | undefined,
+  generation: number,
+) => void
 
 /**
  * A circuit breaker: closed -> open -> half-open -> closed. Calls while open are rejected at once
@@ -52,6 +64,13 @@ export class CircuitBreaker {
   #failures = 0
   #slowCalls = 0
   #rejections = 0
+
+  static {
+    succeeded = (breaker, durationMs, generation) =>
+      breaker.#succeeded(durationMs, undefined, generation)
+    failed = (breaker, error, durationMs, signal, generation) =>
+      breaker.#failed(error, durationMs, signal, generation)
+  }
 
   constructor(options: CircuitBreakerOptions = {}) {
     this.name = options.name ?? 'default'
@@ -124,6 +143,27 @@ export class CircuitBreaker {
       onValue as (value: T) => T,
       onError,
     )
+  }
+
+  /**
+   * Low-level form of {@link CircuitBreaker.execute} for callers that run the work themselves:
+   * admits one call and returns its {@link BreakerPermit}, or throws {@link CircuitOpenError}
+   * (counted and emitted as a rejection) while open or when no probe slot is free, or the
+   * signal's reason when it already aborted. Run the work with `permit.signal` and report its
+   * outcome once; a half-open probe's permit is settled by the breaker on `probeTimeoutMs`, and
+   * one never reported holds its probe slot until then (without a probe timeout, until the
+   * circuit changes state).
+   * @example
+   * const permit = breaker.acquire({ signal })
+   * fetchAnswer(permit.signal).then((v) => { permit.success(); return v }, (e) => { permit.failure(e); throw e })
+   */
+  acquire(options?: ExecuteOptions): BreakerPermit {
+    const signal = options?.signal
+    if (signal?.aborted) throw signal.reason
+    if (this.#state === 'closed') return this.#admit(signal)
+    const admitted = this.#admitGuarded(signal)
+    if (admitted instanceof ProbePermit) return admitted
+    throw admitted
   }
 
   /** Adds a listener; returns a function that removes it. */
@@ -235,71 +275,77 @@ export class CircuitBreaker {
   /** Closed-state call that needs a start time or a signal: one closure pair per call. */
   #run<T>(fn: Guarded<T>, signal: AbortSignal | undefined): Promise<T> {
     if (signal?.aborted) return Promise.reject(signal.reason)
-    this.#calls++
-    const generation = this.#generation
-    // Decided once per call: a listener added mid-call must not turn a 0 start into a duration.
-    const started = this.#timed ? Date.now() : -1
+    const permit = this.#admit(signal)
     let result: T | PromiseLike<T>
     try {
       result = fn(signal)
     } catch (error) {
-      this.#failed(error, elapsed(started), signal, generation)
+      permit.failure(error)
       return Promise.reject(error)
     }
     return Promise.resolve(result).then(
       (value) => {
-        this.#succeeded(elapsed(started), undefined, generation)
+        permit.success()
         return value
       },
       (error: unknown) => {
-        this.#failed(error, elapsed(started), signal, generation)
+        permit.failure(error)
         throw error
       },
     )
   }
 
+  /** Admits a call while closed. */
+  #admit(signal: AbortSignal | undefined): ClosedPermit {
+    this.#calls++
+    // Decided once per call: a listener added mid-call must not turn a 0 start into a duration.
+    return new ClosedPermit(this, this.#generation, this.#timed ? Date.now() : -1, signal)
+  }
+
   #executeGuarded<T>(fn: Guarded<T>, signal: AbortSignal | undefined): Promise<T> {
+    const admitted = this.#admitGuarded(signal)
+    return admitted instanceof ProbePermit ? runProbe(fn, admitted) : Promise.reject(admitted)
+  }
+
+  /** Admits a probe while open or half-open, or returns the rejection (already counted). */
+  #admitGuarded(signal: AbortSignal | undefined): ProbePermit | CircuitOpenError {
     let now = 0
     if (this.#state === 'open') {
       now = Date.now()
       const wait = this.#openUntil - now
-      if (wait > 0) return this.#reject(wait)
+      if (wait > 0) return this.#rejection(wait)
       this.#toHalfOpen()
     }
     if (this.#probes >= this.#o.halfOpenMaxCalls) {
       // The oldest probe frees its slot (or reopens the circuit) first, not the latest one.
       const first = this.#probeDeadlines[0] ?? 0
-      return this.#reject(Math.max(0, first - (now || Date.now())))
+      return this.#rejection(Math.max(0, first - (now || Date.now())))
     }
     const gate = this.#gate
     if (gate !== undefined && !gate.tryTake()) {
-      return this.#reject(gate.retryAfterMs?.() ?? this.#probeWaitMs)
+      return this.#rejection(gate.retryAfterMs?.() ?? this.#probeWaitMs)
     }
-    return this.#probe(fn, signal, gate)
+    return this.#probe(signal, gate)
   }
 
-  #reject(retryAfterMs: number): Promise<never> {
+  #rejection(retryAfterMs: number): CircuitOpenError {
     this.#rejections++
     const error = openError(this.name, retryAfterMs)
     if (this.#events?.has('reject')) this.#emitReject(error)
-    return Promise.reject(error)
+    return error
   }
 
   #emitReject(error: CircuitOpenError): void {
     this.#events?.emit('reject', { breaker: this.name, state: this.#state, error })
   }
 
-  #probe<T>(
-    fn: Guarded<T>,
-    signal: AbortSignal | undefined,
-    gate: ProbeGate | undefined,
-  ): Promise<T> {
+  #probe(signal: AbortSignal | undefined, gate: ProbeGate | undefined): ProbePermit {
     const generation = this.#generation
     this.#probes++
     this.#calls++
     const deadline = Date.now() + this.#probeWaitMs
     this.#probeDeadlines.push(deadline)
-    return runProbe(fn, signal, this.name, this.#o.probeTimeoutMs, (kind, durationMs, error) => {
+    return new ProbePermit(signal, this.name, this.#o.probeTimeoutMs, (kind, durationMs, error) => {
       gate?.give()
       this.#probeSettled(generation, deadline, kind, durationMs, error)
     })
@@ -468,6 +514,40 @@ export class CircuitBreaker {
         ? { breaker: this.name, from, to, reason }
         : { breaker: this.name, from, to, reason, openMs },
     )
+  }
+}
+
+/** A call admitted while closed, in period `generation`; reports once, later reports are ignored. */
+class ClosedPermit implements BreakerPermit {
+  readonly probe = false
+  readonly signal: AbortSignal | undefined
+  readonly #breaker: CircuitBreaker
+  readonly #generation: number
+  readonly #started: number
+  #done = false
+
+  constructor(
+    breaker: CircuitBreaker,
+    generation: number,
+    started: number,
+    signal: AbortSignal | undefined,
+  ) {
+    this.#breaker = breaker
+    this.#generation = generation
+    this.#started = started
+    this.signal = signal
+  }
+
+  success(): void {
+    if (this.#done) return
+    this.#done = true
+    succeeded(this.#breaker, elapsed(this.#started), this.#generation)
+  }
+
+  failure(error: unknown): void {
+    if (this.#done) return
+    this.#done = true
+    failed(this.#breaker, error, elapsed(this.#started), this.signal, this.#generation)
   }
 }
 

@@ -26,6 +26,7 @@ export type {
   FailureRateOptions,
   ResolvedOptions as ResolvedCircuitBreakerOptions,
 } from './options.js'
+export type { BreakerPermit } from './permit.js'
 export { BreakerRegistry, type BreakerRegistryOptions, defaultRegistry } from './registry.js'
 export type {
   CountWindowOptions,

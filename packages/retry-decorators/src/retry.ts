@@ -51,9 +51,21 @@ export interface RetryOptions<T = unknown> {
   random?: (() => number) | undefined
 }
 
+/** @internal An outcome a step leaves for the retry to report (a circuit breaker's permit). */
+export interface AttemptOutcome {
+  success(): void
+  failure(error: unknown): void
+}
+
+/** @internal The scope a step runs in: it may leave the attempt's {@link AttemptOutcome} on it. */
+export interface AttemptScope extends CallScope {
+  permit: AttemptOutcome | undefined
+}
+
 /** @internal Mutable per call; also the AsyncLocalStorage store seen by `retryContext()`. */
-class RetryScope implements CallScope {
+class RetryScope implements AttemptScope {
   attempt = 1
+  permit: AttemptOutcome | undefined = undefined
   readonly signal: AbortSignal | undefined
   readonly deadline: number | undefined
   readonly retrying: boolean
@@ -86,7 +98,7 @@ export function retry<T>(
  * the store `retryContext()` reads). A module-level step with a per-call target lets a caller
  * avoid a closure per call.
  */
-export type Step<A, T> = (target: A, scope: CallScope) => T | PromiseLike<T>
+export type Step<A, T> = (target: A, scope: AttemptScope) => T | PromiseLike<T>
 
 type Attempt<T> = (attempt: number) => T | PromiseLike<T>
 
@@ -117,7 +129,19 @@ export function retryStep<A, T>(step: Step<A, T>, target: A, options: RetryOptio
   const deadline = earliest(outer?.deadline, ownDeadline)
   if (outer?.retrying === true && options.nested !== 'independent') {
     // The outer layer owns retrying: one attempt, outcome passed through as it is.
-    return attemptIn(new RetryScope(signal, deadline, true), step, target)
+    const single = new RetryScope(signal, deadline, true)
+    const attempt = attemptIn(single, step, target)
+    if (single.permit === undefined) return attempt
+    return attempt.then(
+      (value) => {
+        reportSuccess(single)
+        return value
+      },
+      (error: unknown) => {
+        reportFailure(single, error)
+        throw error
+      },
+    )
   }
   options.budget?.deposit()
   const scope = new RetryScope(signal, deadline, outer?.retrying === true || maxAttempts > 1)
@@ -154,7 +178,8 @@ function attemptIn<A, T>(scope: RetryScope, step: Step<A, T>, target: A): Promis
 }
 
 // The success path allocates one scope, one closure and one promise (`then`), and arms no timer;
-// the retry loop only starts once the first attempt failed.
+// the retry loop only starts once the first attempt failed. An attempt's permit is reported in
+// that same `then`, before the retry decides: the breaker needs no promise of its own.
 function execute<A, T>(
   step: Step<A, T>,
   target: A,
@@ -162,17 +187,40 @@ function execute<A, T>(
   maxAttempts: number,
   scope: RetryScope,
 ): Promise<T> {
-  const onRejected = (error: unknown): Promise<T> =>
-    retryAfterFailure(step, target, options, maxAttempts, scope, error, false)
+  const onRejected = (error: unknown): Promise<T> => {
+    reportFailure(scope, error)
+    return retryAfterFailure(step, target, options, maxAttempts, scope, error, false)
+  }
   const { retryOnResult } = options
-  if (retryOnResult === undefined) return attemptIn(scope, step, target).then(undefined, onRejected)
-  return attemptIn(scope, step, target).then(
-    (value) =>
-      retryOnResult(value)
-        ? retryAfterFailure(step, target, options, maxAttempts, scope, value, true)
-        : value,
-    onRejected,
-  )
+  const attempt = attemptIn(scope, step, target)
+  if (retryOnResult === undefined) {
+    if (scope.permit === undefined) return attempt.then(undefined, onRejected)
+    return attempt.then((value) => {
+      reportSuccess(scope)
+      return value
+    }, onRejected)
+  }
+  return attempt.then((value) => {
+    reportSuccess(scope)
+    return retryOnResult(value)
+      ? retryAfterFailure(step, target, options, maxAttempts, scope, value, true)
+      : value
+  }, onRejected)
+}
+
+// Each attempt's permit is reported once, then cleared for the next attempt.
+function reportSuccess(scope: RetryScope): void {
+  const permit = scope.permit
+  if (permit === undefined) return
+  scope.permit = undefined
+  permit.success()
+}
+
+function reportFailure(scope: RetryScope, error: unknown): void {
+  const permit = scope.permit
+  if (permit === undefined) return
+  scope.permit = undefined
+  permit.failure(error)
 }
 
 // Entered after attempt `scope.attempt` failed: `failure` is the thrown error, or the value
@@ -225,10 +273,12 @@ async function retryAfterFailure<A, T>(
     scope.attempt++
     try {
       const value = await attemptIn(scope, step, target)
+      reportSuccess(scope)
       if (options.retryOnResult === undefined || !options.retryOnResult(value)) return value
       failure = value
       rejectedValue = true
     } catch (thrown) {
+      reportFailure(scope, thrown)
       failure = thrown
       rejectedValue = false
     }

@@ -455,6 +455,29 @@ describe(`decorators (${decoratorMode} mode${hasReflectMetadata ? ', reflect-met
       expect(breaker.snapshot().totals.calls).toBe(1)
     })
 
+    it('reports every attempt to the breaker when an outer retry() makes the retries', async () => {
+      const breaker = new Breaker({ name: 'fused-nested', failureThreshold: 10 })
+      class Nested {
+        calls = 0
+        @Retry({ maxAttempts: 3, backoff: fast })
+        @CircuitBreaker(breaker)
+        async call(): Promise<string> {
+          this.calls++
+          if (this.calls < 3) throw new HttpError(503)
+          return 'ok'
+        }
+      }
+      const nested = new Nested()
+      await expect(retry(() => nested.call(), { maxAttempts: 3, backoff: fast })).resolves.toBe(
+        'ok',
+      )
+      expect(nested.calls).toBe(3)
+      expect(breaker.snapshot()).toMatchObject({
+        consecutiveFailures: 0,
+        totals: { calls: 3, successes: 1, failures: 2 },
+      })
+    })
+
     it('spends the retry budget: a deposit per call, a withdrawal per retry', async () => {
       const budget = new RetryBudget({ ratio: 0.5, minPerSecond: 0 })
       const registry = new BreakerRegistry()

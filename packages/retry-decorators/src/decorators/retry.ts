@@ -48,9 +48,20 @@ function retried(method: AnyMethod, policy: Policy): AnyMethod {
   }
 }
 
-// Built once per method: the per-call state is all in the target, `guardedCall`'s closure.
+// Built once per method: the per-call state is all in the target, `guardedCall`'s closure. While
+// closed, an attempt without a signal takes a permit that the retry reports in its own `then`:
+// one promise fewer than execute(). Probes go through execute(), which also rejects on
+// probeTimeoutMs, and so do signalled attempts, whose signal the breaker's callers see there.
 function guardedStep(guard: Guard): Step<Guarded<unknown>, unknown> {
-  return (call, scope) => executeGuarded(guard.breaker(), call, scope.signal)
+  return (call, scope) => {
+    const breaker = guard.breaker()
+    const { signal } = scope
+    if (signal !== undefined || breaker.state !== 'closed') {
+      return executeGuarded(breaker, call, signal)
+    }
+    scope.permit = breaker.acquire()
+    return call(undefined)
+  }
 }
 
 function optionsOf(policy: Policy): RetryOptions | undefined {
