@@ -85,6 +85,7 @@ export interface ResponseSink {
     body: Uint8Array,
     bodyOmitted: boolean,
     encoded?: boolean,
+    headLength?: number,
   ): Promise<void> | undefined
   /** Drops the claim; a promise when the store answers asynchronously. */
   release(): Promise<void> | undefined
@@ -173,6 +174,13 @@ function misframed(res: CapturableResponse, size: number): boolean {
   const declared = declaredLength(res)
   if (declared === Infinity || declared === size) return false
   return (res as { req?: { method?: string } }).req?.method !== 'HEAD'
+}
+
+/** The Content-Length a HEAD response declared (it sends no body), for its replays. */
+function headLengthOf(res: CapturableResponse): number | undefined {
+  if ((res as { req?: { method?: string } }).req?.method !== 'HEAD') return undefined
+  const declared = declaredLength(res)
+  return declared === Infinity ? undefined : declared
 }
 
 /** Express's own 404: no route matched the request (Express sets `req.route` when one does). */
@@ -303,6 +311,7 @@ class Recording extends BodyCapture implements CaptureControl {
       this.bytes(),
       this.omitted,
       this.#onTheWire || this.encodedAbove,
+      headLengthOf(res),
     )
   }
 

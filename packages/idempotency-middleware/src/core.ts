@@ -91,6 +91,11 @@ export interface ReplayResponse {
   headers: Record<string, string | string[]>
   /** The stored body bytes. */
   body: Uint8Array
+  /**
+   * For a HEAD request's record: the Content-Length its response declared (the length a GET
+   * would have had, RFC 9110 §9.3.2). Only a HEAD replay sends it.
+   */
+  headLength?: number | undefined
 }
 
 /** The outcome of claiming a key. */
@@ -127,6 +132,9 @@ const BODY_OMITTED = 'Idempotent-Body-Omitted'
 const SEALED = ':sealed'
 // Marks a record whose response could not be sealed (a KMS down): kept as run, its status only.
 const SEAL_FAILED = ':seal-failed'
+// A HEAD response's declared Content-Length, kept apart from the replayed headers: framing
+// headers are never replayed, and this one is true of a HEAD replay only.
+const HEAD_LENGTH = ':head-length'
 
 /**
  * Adds our replay headers to an `Access-Control-Expose-Headers` value (a CORS middleware's),
@@ -154,7 +162,7 @@ export function withoutBody(response: ReplayResponse): ReplayResponse {
   delete headers['content-type']
   delete headers['content-encoding']
   headers[BODY_OMITTED.toLowerCase()] = 'true'
-  return { status: response.status, headers, body: EMPTY }
+  return { status: response.status, headers, body: EMPTY, headLength: response.headLength }
 }
 
 // Once per process: `idempotent()` builds an engine per call.
@@ -418,9 +426,10 @@ export class IdempotencyEngine {
       }
     }
     this.emit('replayed', keyHash, { status: response.status })
-    const headers: Record<string, string | string[]> = { ...response.headers }
+    const { [HEAD_LENGTH]: headLength, ...headers } = response.headers
     headers[REPLAYED.toLowerCase()] = 'true'
-    const replay = { status: response.status, headers, body: response.body }
+    const replay: ReplayResponse = { status: response.status, headers, body: response.body }
+    if (typeof headLength === 'string') replay.headLength = Number(headLength)
     return { kind: 'replay', response: response.bodyOmitted ? withoutBody(replay) : replay }
   }
 }
@@ -501,6 +510,7 @@ export class ActiveClaim {
    * record is durable; undefined when that already happened (an in-process store). `headers`
    * are keyed in lower case, as `res.getHeaders()` gives them. `encoded`: `body` is the bytes as
    * sent (a compression middleware ran inside the capture), so its `content-encoding` is kept.
+   * `headLength`: a HEAD response's declared Content-Length, for its replays.
    */
   finish(
     status: number,
@@ -508,6 +518,7 @@ export class ActiveClaim {
     body: Uint8Array,
     bodyOmitted: boolean,
     encoded = false,
+    headLength?: number,
   ): Promise<void> | undefined {
     const engine = this.#engine
     if (!engine.storeResponse(status)) return this.release(status)
@@ -515,6 +526,7 @@ export class ActiveClaim {
     const kept = pickHeaders(headers, engine.allowHeaders)
     const encoding = headers['content-encoding']
     if (encoded && encoding !== undefined) kept['content-encoding'] = String(encoding)
+    if (headLength !== undefined) kept[HEAD_LENGTH] = String(headLength)
     let response: StoredResponse = {
       status,
       headers: kept,

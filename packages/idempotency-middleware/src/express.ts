@@ -86,7 +86,11 @@ function writeReplay(
       headers['idempotent-body-omitted'] !== undefined,
     ),
   )
-  res.end(req.method === 'HEAD' ? undefined : body)
+  if (req.method !== 'HEAD') res.end(body)
+  else {
+    if (response.headLength !== undefined) res.setHeader('content-length', response.headLength)
+    res.end()
+  }
 }
 
 /**

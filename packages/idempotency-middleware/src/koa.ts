@@ -98,7 +98,7 @@ export function koaIdempotency(options: KoaIdempotencyOptions = {}): Middleware 
             return fail(ctx, engine, error as IdempotencyError)
           }
         }
-        const { status, headers, body } = response
+        const { status, headers, body, headLength } = response
         ctx.status = status
         ctx.set(headers)
         // The stored body is encoded: what goes out depends on the retry's Accept-Encoding.
@@ -111,6 +111,8 @@ export function koaIdempotency(options: KoaIdempotencyOptions = {}): Middleware 
         ctx.body = asBuffer(body)
         // Koa types a Buffer body as octet-stream; a replay keeps the original (or no) type.
         if (headers['content-type'] === undefined) ctx.remove('Content-Type')
+        // Koa would declare the empty stored body's length, 0, on a HEAD answer.
+        if (ctx.method === 'HEAD' && headLength !== undefined) ctx.length = headLength
         return
       }
       case 'run': {

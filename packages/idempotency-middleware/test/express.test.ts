@@ -230,6 +230,25 @@ describe.each(frameworks)('idempotency() with %s', (_name, express) => {
   })
 
   describe('when replaying', () => {
+    // RFC 9110 §9.3.2: a HEAD answer may declare the length a GET would have had, and no other.
+    it.each([
+      ['MemoryStore', () => new MemoryStore()],
+      // An asynchronous store: the capture holds the last write back until the record is stored.
+      ['a slow store', () => Object.assign(new SpyStore(), { delay: { complete: 50 } })],
+    ])(
+      'gives a HEAD replay the Content-Length of the first answer, and no body (%s)',
+      async (_store, makeStore) => {
+        const app = makeApp({ methods: ['POST', 'HEAD'], store: makeStore() })
+        const first = await request(app).head('/orders').set('Idempotency-Key', 'h')
+        const replay = await request(app).head('/orders').set('Idempotency-Key', 'h')
+        expect(first.headers['content-length']).toBe('9')
+        expect(replay.headers['idempotent-replayed']).toBe('true')
+        expect(replay.headers['content-length']).toBe('9')
+        expect(replay.text).toBeUndefined()
+        expect(runs).toBe(1)
+      },
+    )
+
     it('keeps the status, the body bytes and the allowlisted headers only', async () => {
       const app = makeApp()
       const first = await request(app)

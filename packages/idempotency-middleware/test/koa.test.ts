@@ -228,6 +228,18 @@ describe.each(frameworks)('koaIdempotency() with %s', (_name, Koa) => {
     expect(runs).toBe(2)
   })
 
+  // RFC 9110 §9.3.2: a HEAD answer may declare the length a GET would have had, and no other.
+  it('gives a HEAD replay the Content-Length of the first answer, and no body', async () => {
+    const app = makeApp({ methods: ['POST', 'HEAD'] })
+    const first = await request(app.callback()).head('/object').set('Idempotency-Key', 'h')
+    const replay = await request(app.callback()).head('/object').set('Idempotency-Key', 'h')
+    expect(first.headers['content-length']).toBe('9')
+    expect(replay.headers['idempotent-replayed']).toBe('true')
+    expect(replay.headers['content-length']).toBe('9')
+    expect(replay.text).toBeUndefined()
+    expect(runs).toBe(1)
+  })
+
   it('releases when the handler throws', async () => {
     const log = eventLog()
     const app = makeApp({ onEvent: log.onEvent })
