@@ -12,8 +12,15 @@ export interface CallScope extends ChainRun {
   readonly dispose: () => void
 }
 
-/** Starts the clock of a call: a deadline signal for `timeoutMs`, merged with the caller's signal. */
-export function openScope(params: StreamParams, options: CallOptions): CallScope {
+/**
+ * Starts the clock of a call: a deadline signal for `timeoutMs`, merged with the caller's signal.
+ * `models` collects the models tried, for a caller that answers after the call failed.
+ */
+export function openScope(
+  params: StreamParams,
+  options: CallOptions,
+  models: string[] = [],
+): CallScope {
   const startedAt = Date.now()
   const controller = new AbortController()
   const timeoutMs = options.timeoutMs
@@ -33,7 +40,7 @@ export function openScope(params: StreamParams, options: CallOptions): CallScope
     deadline: timeoutMs === undefined ? undefined : startedAt + timeoutMs,
     tokens: estimateInputTokens(params),
     attempts: 0,
-    models: [],
+    models,
     startedAt,
     timedOut: () => timedOut,
     dispose: () => clearTimeout(timer),

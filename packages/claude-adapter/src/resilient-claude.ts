@@ -88,15 +88,16 @@ export class ResilientClaude {
     if (key === undefined) return this.#call(params, options, undefined)
     const ref = this.#idempotent.ref(key, params)
     const startedAt = Date.now()
+    const models: string[] = []
     return this.#idempotent.run(
       ref,
       params,
       options,
       // A degraded answer is not stored: the next call with this key should try the API again.
-      (shared) => this.#call(params, shared, ref, false),
+      (shared) => this.#call(params, shared, ref, false, models),
       async (error, attempts, shared) => {
         if (!this.#options.degrade || !isFallbackable(error, shared.signal)) throw error
-        const degraded = await this.#degrade(params, error, { startedAt, attempts, models: [] })
+        const degraded = await this.#degrade(params, error, { startedAt, attempts, models })
         degraded.meta.idempotency = {
           key,
           replayed: false,
@@ -112,8 +113,9 @@ export class ResilientClaude {
     options: CallOptions,
     key: KeyRef | undefined,
     allowDegrade = true,
+    models?: string[],
   ): Promise<MessageWithMeta> {
-    const scope = openScope(params, options)
+    const scope = openScope(params, options, models)
     const cacheKey = this.#cache ? `claude:${paramsHash(params)}` : undefined
     try {
       if (cacheKey !== undefined && this.#options.cache?.mode === 'first') {

@@ -655,6 +655,7 @@ describe('ResilientClaude', () => {
       expect(degraded.meta).toMatchObject({
         source: 'degraded',
         attempts: 2,
+        models: [PRIMARY],
         idempotency: { key: 'd', replayed: false, keyAttempts: 2 },
       })
       fake.restore(PRIMARY)
