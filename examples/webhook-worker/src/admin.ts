@@ -1,5 +1,6 @@
 import express, { type Router } from 'express'
 import { adminAuth } from './admin-auth.js'
+import { DlqCursorError } from './dlq-cursor.js'
 import { type DlqPage, DlqQueryError, nextDlqPage, parseDlqPage } from './dlq-page.js'
 import type { Metrics } from './metrics.js'
 import { sendProblem } from './problem.js'
@@ -34,14 +35,19 @@ export function adminRoutes(options: {
     try {
       page = parseDlqPage(req.query)
     } catch (error) {
+      if (error instanceof DlqCursorError) {
+        return sendProblem(res, 400, error.code, 'Invalid cursor', error.message)
+      }
       if (!(error instanceof DlqQueryError)) throw error
       return sendProblem(res, 400, error.code, 'Invalid query', error.message)
     }
     // One job more than the page tells whether a next page exists, without counting the set.
-    const jobs = await queue.deadLetters(page.start, page.limit + 1)
-    if (jobs.length <= page.limit) return res.json({ jobs })
-    const next = nextDlqPage(page)
-    res.links({ next }).json({ jobs: jobs.slice(0, page.limit), next })
+    const jobs = await queue.deadLetters(page.after, page.limit + 1)
+    const shown = jobs.slice(0, page.limit)
+    const last = shown.at(-1)
+    if (jobs.length <= page.limit || !last) return res.json({ jobs })
+    const next = nextDlqPage(page, last)
+    res.links({ next }).json({ jobs: shown, next })
   })
 
   router.post('/dlq/:id/replay', async (req, res) => {

@@ -1,6 +1,8 @@
 import { type Job, Queue, Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 import {
+  type DeadLetter,
+  type DlqPosition,
   type EnqueueResult,
   type JobData,
   type JobHandler,
@@ -112,10 +114,47 @@ export class BullQueue implements JobQueue {
     return job ? toView(job as Job<JobData>, state) : undefined
   }
 
-  async deadLetters(start: number, count: number): Promise<JobView[]> {
-    // BullMQ's range is inclusive at both ends.
-    const jobs = await this.queue.getFailed(start, start + count - 1)
-    return jobs.map((job) => toView(job as Job<JobData>, 'failed'))
+  async deadLetters(after: DlqPosition | undefined, count: number): Promise<DeadLetter[]> {
+    const positions = await this.failedPositions(after, count)
+    const jobs = await Promise.all(positions.map(({ id }) => this.queue.getJob(id)))
+    const letters: DeadLetter[] = []
+    jobs.forEach((job, i) => {
+      const position = positions[i] as DlqPosition
+      // A job replayed (or removed) between the two reads is no longer a dead letter.
+      if (job) letters.push({ ...toView(job as Job<JobData>, 'failed'), ...position })
+    })
+    return letters
+  }
+
+  /**
+   * Reads the failed set, a sorted set scored by the time each job failed, by keyset: the score
+   * and id of the last job seen, not an offset, so jobs added or removed meanwhile shift nothing.
+   */
+  private async failedPositions(
+    after: DlqPosition | undefined,
+    count: number,
+  ): Promise<DlqPosition[]> {
+    const key = this.queue.toKey('failed')
+    if (!after) return positions(await this.client.zrevrange(key, 0, count - 1, 'WITHSCORES'))
+    // Jobs that failed in the cursor's millisecond share its score; Redis lists them by id,
+    // descending, so those before the cursor's id were on earlier pages. They are few: one
+    // millisecond's failures.
+    const ties = await this.client.zrevrangebyscore(key, after.failedAt, after.failedAt)
+    const sameMs = ties
+      .filter((id) => Buffer.compare(Buffer.from(id), Buffer.from(after.id)) < 0)
+      .slice(0, count)
+      .map((id) => ({ failedAt: after.failedAt, id }))
+    if (sameMs.length === count) return sameMs
+    const older = await this.client.zrevrangebyscore(
+      key,
+      `(${after.failedAt}`,
+      '-inf',
+      'WITHSCORES',
+      'LIMIT',
+      0,
+      count - sameMs.length,
+    )
+    return [...sameMs, ...positions(older)]
   }
 
   async replay(id: string): Promise<boolean> {
@@ -217,7 +256,17 @@ function toView(job: Job<JobData>, state: string): JobView {
       ? { result: job.returnvalue }
       : {}),
     ...(job.failedReason ? { error: job.failedReason } : {}),
+    ...(status === 'failed' && job.finishedOn ? { failedAt: job.finishedOn } : {}),
   }
+}
+
+/** `[id, score, id, score, …]` (a WITHSCORES reply) as positions. */
+function positions(reply: string[]): DlqPosition[] {
+  const out: DlqPosition[] = []
+  for (let i = 0; i + 1 < reply.length; i += 2) {
+    out.push({ id: reply[i] as string, failedAt: Number(reply[i + 1]) })
+  }
+  return out
 }
 
 /** One line per distinct Redis error, not one per reconnect attempt (ioredis retries for ever). */

@@ -1,9 +1,13 @@
+import { DlqCursorError, decodeDlqCursor, encodeDlqCursor } from './dlq-cursor.js'
+import type { DlqPosition } from './queue.js'
+
 /** The largest `limit` of one `GET /dlq` page, and the default. */
 export const maxDlqPageSize = 100
 
-/** Which slice of the dead-letter queue to show: `start` jobs skipped, at most `limit` shown. */
+/** Which slice of the dead-letter queue to show: at most `limit` jobs, strictly after `after`. */
 export interface DlqPage {
-  start: number
+  /** The last job of the previous page; undefined for the first page. */
+  after: DlqPosition | undefined
   limit: number
 }
 
@@ -24,15 +28,26 @@ function integer(query: Record<string, unknown>, name: string, min: number, max:
   return value
 }
 
-/** Reads `?start=&limit=`; throws {@link DlqQueryError} for a value out of range or repeated. */
+/**
+ * Reads `?limit=&cursor=`; throws {@link DlqQueryError} for a bad `limit` and
+ * {@link DlqCursorError} for a cursor this server did not send.
+ */
 export function parseDlqPage(query: Record<string, unknown>): DlqPage {
+  // Refused, not ignored: ignored, the offset of an old link would serve page 1 for ever.
+  if (query.start !== undefined) {
+    throw new DlqQueryError('`start` is no longer taken: follow `next`, which carries a `cursor`.')
+  }
+  const cursor = query.cursor
+  if (cursor !== undefined && typeof cursor !== 'string') {
+    throw new DlqCursorError('`cursor` must be given once.')
+  }
   return {
-    start: integer(query, 'start', 0, Number.MAX_SAFE_INTEGER) ?? 0,
+    after: cursor === undefined ? undefined : decodeDlqCursor(cursor),
     limit: integer(query, 'limit', 1, maxDlqPageSize) ?? maxDlqPageSize,
   }
 }
 
-/** The URL of the page after `page`. */
-export function nextDlqPage(page: DlqPage): string {
-  return `/dlq?start=${page.start + page.limit}&limit=${page.limit}`
+/** The URL of the page after `page`, whose last job is `last`. */
+export function nextDlqPage(page: DlqPage, last: DlqPosition): string {
+  return `/dlq?limit=${page.limit}&cursor=${encodeDlqCursor(last)}`
 }

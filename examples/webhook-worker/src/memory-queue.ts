@@ -1,4 +1,7 @@
 import {
+  compareDlqPositions,
+  type DeadLetter,
+  type DlqPosition,
   type EnqueueResult,
   type JobData,
   type JobHandler,
@@ -66,12 +69,14 @@ export class MemoryQueue implements JobQueue {
     return entry && view(entry)
   }
 
-  async deadLetters(start: number, count: number): Promise<JobView[]> {
-    return [...this.jobs.values()]
-      .filter((e) => e.status === 'failed')
-      .reverse()
-      .slice(start, start + count)
-      .map(view)
+  async deadLetters(after: DlqPosition | undefined, count: number): Promise<DeadLetter[]> {
+    const dead: DeadLetter[] = []
+    for (const entry of this.jobs.values()) {
+      if (entry.status !== 'failed' || entry.failedAt === undefined) continue
+      const letter = { ...view(entry), failedAt: entry.failedAt }
+      if (!after || compareDlqPositions(letter, after) > 0) dead.push(letter)
+    }
+    return dead.sort(compareDlqPositions).slice(0, count)
   }
 
   async replay(id: string): Promise<boolean> {
@@ -81,6 +86,7 @@ export class MemoryQueue implements JobQueue {
     entry.attempts = 0
     entry.readyAt = 0
     delete entry.error
+    delete entry.failedAt
     this.waiting.push(id)
     this.pump()
     return true
@@ -165,6 +171,7 @@ export class MemoryQueue implements JobQueue {
         entry.error = error instanceof Error ? error.message : String(error)
         if (entry.attempts >= this.attempts) {
           entry.status = 'failed'
+          entry.failedAt = Date.now()
         } else {
           entry.status = 'delayed'
           entry.readyAt = Date.now() + this.backoffMs * 2 ** (entry.attempts - 1)

@@ -18,6 +18,27 @@ export interface JobView {
   data: JobData
   result?: unknown
   error?: string
+  /** When the job last failed for good (ms since the epoch); set while it is dead-lettered. */
+  failedAt?: number
+}
+
+/** Where a page of the dead-letter queue resumes: strictly after job `id`, which failed at `failedAt`. */
+export interface DlqPosition {
+  failedAt: number
+  id: string
+}
+
+/** A dead-lettered job; its `failedAt` and `id` are its place in the DLQ order. */
+export interface DeadLetter extends JobView {
+  failedAt: number
+}
+
+/**
+ * The DLQ order of both queues: newest failure first, then id descending by UTF-8 bytes, which is
+ * how Redis orders members of a sorted set with equal scores (jobs that failed in the same ms).
+ */
+export function compareDlqPositions(a: DlqPosition, b: DlqPosition): number {
+  return b.failedAt - a.failedAt || Buffer.compare(Buffer.from(b.id), Buffer.from(a.id))
 }
 
 /** Outcome of {@link JobQueue.enqueue}: a duplicate delivery gets the first delivery's job. */
@@ -69,8 +90,12 @@ export interface JobQueue {
   /** Starts processing with `concurrency` jobs at a time. */
   start(handler: JobHandler, options: { concurrency: number }): void
   get(id: string): Promise<JobView | undefined>
-  /** Up to `count` of the jobs that exhausted their attempts, newest first, after the first `start`. */
-  deadLetters(start: number, count: number): Promise<JobView[]>
+  /**
+   * Up to `count` of the jobs that exhausted their attempts, in {@link compareDlqPositions} order,
+   * strictly after `after` (from the newest when undefined): a keyset, so jobs dead-lettered or
+   * replayed meanwhile shift nothing.
+   */
+  deadLetters(after: DlqPosition | undefined, count: number): Promise<DeadLetter[]>
   /** Moves a dead-lettered job back to the queue with fresh attempts; false if it is not there. */
   replay(id: string): Promise<boolean>
   depth(): Promise<QueueDepth>

@@ -38,7 +38,7 @@ describe('MemoryQueue', () => {
     await vi.waitFor(async () => expect((await queue.depth()).failed).toBe(1))
     vi.advanceTimersByTime(10_000)
     expect((await queue.get('job_poison'))?.status).toBe('failed')
-    expect(await queue.deadLetters(0, 10)).toHaveLength(1)
+    expect(await queue.deadLetters(undefined, 10)).toHaveLength(1)
     await queue.close(100)
   })
 })
