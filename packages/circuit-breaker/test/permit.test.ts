@@ -17,6 +17,15 @@ afterEach(() => {
   vi.useRealTimers()
 })
 
+/** Trips, fails its first probe, then closes on the second. */
+const TRIP_REOPEN_CLOSE = [
+  'closed->open',
+  'open->half-open',
+  'half-open->open',
+  'open->half-open',
+  'half-open->closed',
+]
+
 /** What `acquire()` threw, or undefined when it admitted the call. */
 function refusal(breaker: CircuitBreaker): unknown {
   try {
@@ -47,13 +56,7 @@ describe('CircuitBreaker.acquire()', () => {
     breaker.acquire().success()
     expect(breaker.state).toBe('half-open')
     breaker.acquire().success()
-    expect(seen).toEqual([
-      'closed->open',
-      'open->half-open',
-      'half-open->open',
-      'open->half-open',
-      'half-open->closed',
-    ])
+    expect(seen).toEqual(TRIP_REOPEN_CLOSE)
     expect(breaker.snapshot().totals).toEqual({
       calls: 5,
       successes: 2,
@@ -146,13 +149,7 @@ describe('CircuitBreaker.acquire()', () => {
     expect(breaker.state).toBe('open')
     vi.advanceTimersByTime(breaker.snapshot().openMs)
     breaker.acquire().success()
-    expect(seen).toEqual([
-      'closed->open',
-      'open->half-open',
-      'half-open->open',
-      'open->half-open',
-      'half-open->closed',
-    ])
+    expect(seen).toEqual(TRIP_REOPEN_CLOSE)
   })
 
   it('frees a probe’s slot without an outcome when its caller aborted', () => {

@@ -1,6 +1,6 @@
 import { BreakerRegistry } from '@steadfast/circuit-breaker'
 import { describe, expect, it } from 'vitest'
-import type { ResilientClaude } from '../src/index.js'
+import type { ResilientClaude, ResilientClaudeOptions } from '../src/index.js'
 import { FALLBACK, PRIMARY, params, setup } from './helpers.js'
 
 /** Makes `calls` calls, each answered by the fallback while the primary is down. */
@@ -10,20 +10,20 @@ async function callsDuringOutage(claude: ResilientClaude, calls: number): Promis
   }
 }
 
+/** A client with a fallback and no retries whose breakers take `breaker`, in their own registry. */
+async function withBreakerOptions(breaker: ResilientClaudeOptions['breaker']) {
+  const registry = new BreakerRegistry()
+  const { fake, claude } = await setup(
+    {},
+    { registry, fallbackModels: [FALLBACK], retry: { maxAttempts: 1 }, breaker },
+  )
+  return { fake, claude, breaker: () => registry.get(`claude:${PRIMARY}`) }
+}
+
 describe('ResilientClaude breaker options', () => {
   describe('when only openMs is set', () => {
     it('keeps the default failure rate and honours openMs', async () => {
-      const registry = new BreakerRegistry()
-      const { fake, claude } = await setup(
-        {},
-        {
-          registry,
-          fallbackModels: [FALLBACK],
-          retry: { maxAttempts: 1 },
-          breaker: { openMs: 200 },
-        },
-      )
-      const breaker = () => registry.get(`claude:${PRIMARY}`)
+      const { fake, claude, breaker } = await withBreakerOptions({ openMs: 200 })
       fake.outage(PRIMARY)
       // Far past five failures in a row, but short of the default rate's 20 minimum calls.
       await callsDuringOutage(claude, 19)
@@ -42,17 +42,9 @@ describe('ResilientClaude breaker options', () => {
 
   describe('when only failureRate.threshold is set', () => {
     it('keeps the default minimumCalls and window', async () => {
-      const registry = new BreakerRegistry()
-      const { fake, claude } = await setup(
-        {},
-        {
-          registry,
-          fallbackModels: [FALLBACK],
-          retry: { maxAttempts: 1 },
-          breaker: { failureRate: { threshold: 0.5 } },
-        },
-      )
-      const breaker = () => registry.get(`claude:${PRIMARY}`)
+      const { fake, claude, breaker } = await withBreakerOptions({
+        failureRate: { threshold: 0.5 },
+      })
       fake.outage(PRIMARY)
       // The breaker's own minimumCalls (10) would have opened it by now.
       await callsDuringOutage(claude, 19)
