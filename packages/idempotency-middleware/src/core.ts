@@ -426,10 +426,15 @@ export class IdempotencyEngine {
       }
     }
     this.emit('replayed', keyHash, { status: response.status })
-    const { [HEAD_LENGTH]: headLength, ...headers } = response.headers
+    const headers: Record<string, string | string[]> = { ...response.headers }
     headers[REPLAYED.toLowerCase()] = 'true'
     const replay: ReplayResponse = { status: response.status, headers, body: response.body }
-    if (typeof headLength === 'string') replay.headLength = Number(headLength)
+    // A plain copy on the replay path; only a HEAD record pays for the delete.
+    const headLength = headers[HEAD_LENGTH]
+    if (headLength !== undefined) {
+      delete headers[HEAD_LENGTH]
+      replay.headLength = Number(headLength)
+    }
     return { kind: 'replay', response: response.bodyOmitted ? withoutBody(replay) : replay }
   }
 }
